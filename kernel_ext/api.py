@@ -1,0 +1,82 @@
+"""The engine's entry points: ``submit`` starts a job, ``get`` runs one to the end.
+
+``get`` has the signature and result shapes of Dask's ``get`` functions
+(``dask.threaded.get``): a key gives a value, a list of keys a list, nested
+lists nested lists. So the same graph dict runs here and on Dask unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Mapping
+from typing import Any
+
+from kernel_ext.events import Observer
+from kernel_ext.graph import Graph, Task, from_dask
+from kernel_ext.scheduler import Job
+
+
+def as_graph(graph: Graph | Mapping[Hashable, Any] | Iterable[Task]) -> Graph:
+    """Accept a Graph, a Dask graph dict, or an iterable of Tasks."""
+    if isinstance(graph, Graph):
+        return graph
+    if isinstance(graph, Mapping):
+        return from_dask(graph)
+    return Graph(graph)
+
+
+def submit(
+    graph: Graph | Mapping[Hashable, Any] | Iterable[Task],
+    keys: Any,
+    *,
+    backend: str = "threads",
+    num_workers: int | None = None,
+    retries: int = 0,
+    keep_going: bool = False,
+    observers: Iterable[Observer] = (),
+    name: str | None = None,
+) -> Job:
+    """Start running ``keys`` of ``graph`` and return the :class:`Job` at once.
+
+    The graph is checked (missing keys, cycles, non-callables) before anything
+    runs. ``observers`` are subscribed before the first task starts, so they
+    see every event. On the ``sync`` backend the job runs to the end here.
+    """
+    job = Job(
+        as_graph(graph),
+        keys,
+        backend=backend,
+        num_workers=num_workers,
+        retries=retries,
+        keep_going=keep_going,
+        name=name,
+    )
+    for observer in observers:
+        job.subscribe(observer)
+    return job.start()
+
+
+def get(
+    dsk: Graph | Mapping[Hashable, Any] | Iterable[Task],
+    keys: Any,
+    *,
+    backend: str = "threads",
+    num_workers: int | None = None,
+    retries: int = 0,
+    keep_going: bool = False,
+    observers: Iterable[Observer] = (),
+) -> Any:
+    """Run the tasks needed for ``keys`` and return their values, like Dask's ``get``.
+
+    Raises the first task's exception (its traceback intact, a note naming the
+    task). Ctrl-C cancels the job and re-raises KeyboardInterrupt.
+    """
+    job = submit(
+        dsk,
+        keys,
+        backend=backend,
+        num_workers=num_workers,
+        retries=retries,
+        keep_going=keep_going,
+        observers=observers,
+    )
+    return job.result()

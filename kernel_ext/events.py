@@ -1,0 +1,155 @@
+"""Task states, the events that report them, and their delivery to observers.
+
+Every view of a job (progress bars, task stream, graph colours, background-job
+tables) is an observer of these events and nothing more. The scheduler only
+appends events to a queue; a per-job dispatcher thread hands them to observers
+in batches, so a slow or failing observer never slows down or breaks the job.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+
+class TaskState(enum.Enum):
+    """Where a task is in its life. WAITING is the only state that is never an event."""
+
+    WAITING = "waiting"  # some dependency has not finished
+    QUEUED = "queued"  # all dependencies finished; waiting for a worker
+    RUNNING = "running"  # a worker runs it now
+    FINISHED = "finished"  # returned a value
+    FAILED = "failed"  # raised (after any retries)
+    RETRIED = "retried"  # raised, and was queued again (event only; the task is QUEUED after it)
+    CANCELLED = "cancelled"  # the job stopped before the task could finish
+    SKIPPED = "skipped"  # a dependency failed (keep_going runs only)
+
+
+#: States a task can end in.
+FINAL_STATES = frozenset(
+    {TaskState.FINISHED, TaskState.FAILED, TaskState.CANCELLED, TaskState.SKIPPED}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskEvent:
+    """One state change of one task.
+
+    ``start`` and ``end`` are ``time.monotonic()`` readings (comparable across
+    processes on one machine); ``start`` is set from RUNNING on, ``end`` on final
+    states of tasks that ran. ``worker`` is a thread name or ``"pid:<n>"``.
+    """
+
+    job_id: int
+    key: Hashable
+    group: str
+    state: TaskState
+    worker: str | None = None
+    start: float | None = None
+    end: float | None = None
+    attempt: int = 1
+    error: BaseException | None = None
+
+
+#: An observer gets events in batches, in the order they happened.
+Observer = Callable[[Sequence[TaskEvent]], None]
+
+
+class EventDispatcher:
+    """Delivers a job's events to its observers from a thread of its own.
+
+    ``push`` is the only call on the scheduler's path: a deque append. The
+    dispatcher wakes every ``interval`` seconds, so bursts of events coalesce
+    into one batch per observer call.
+    """
+
+    def __init__(self, name: str, interval: float = 0.02) -> None:
+        self._queue: deque[TaskEvent] = deque()
+        self._observers: list[Observer] = []
+        self._done_callbacks: list[Callable[[], None]] = []
+        self._closing = threading.Event()
+        self._closed = threading.Event()
+        self._interval = interval
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._started = False
+
+    @property
+    def active(self) -> bool:
+        """True when events should be produced at all (someone listens)."""
+        return bool(self._observers)
+
+    def subscribe(self, observer: Observer) -> None:
+        with self._lock:
+            self._observers.append(observer)
+            if not self._started:
+                self._started = True
+                self._thread.start()
+
+    def unsubscribe(self, observer: Observer) -> None:
+        with self._lock:
+            if observer in self._observers:
+                self._observers.remove(observer)
+
+    def push(self, event: TaskEvent) -> None:
+        self._queue.append(event)
+
+    def add_done_callback(self, callback: Callable[[], None]) -> bool:
+        """Register a callback for after the last event; False if that moment has passed."""
+        with self._lock:
+            if self._closed.is_set():
+                return False
+            self._done_callbacks.append(callback)
+            if not self._started:
+                self._started = True
+                self._thread.start()
+            return True
+
+    def close(self) -> None:
+        """The job is over: deliver what is queued, then run done callbacks, then stop."""
+        with self._lock:
+            started = self._started
+            self._closing.set()
+        if not started:
+            self._closed.set()
+
+    def wait_closed(self, timeout: float | None = None) -> bool:
+        return self._closed.wait(timeout)
+
+    def _run(self) -> None:
+        while True:
+            closing = self._closing.wait(self._interval)
+            self._deliver()
+            if closing:
+                break
+        with self._lock:
+            self._closed.set()
+            callbacks, self._done_callbacks = self._done_callbacks, []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:
+                log.exception("a job done-callback raised; the job is not affected")
+
+    def _deliver(self) -> None:
+        if not self._queue:
+            return
+        batch: list[TaskEvent] = []
+        pop = self._queue.popleft
+        try:
+            while True:
+                batch.append(pop())
+        except IndexError:
+            pass
+        for observer in list(self._observers):
+            try:
+                observer(batch)
+            except Exception:
+                log.exception("observer %r raised; it stays subscribed, the job is not affected",
+                              observer)

@@ -1,0 +1,512 @@
+"""The scheduler: runs a task graph on a pool of workers as a :class:`Job`.
+
+Design
+------
+A job numbers the tasks it needs in priority order (:mod:`kernel_ext.ordering`)
+and from then on works with integers. Its state is:
+
+``waiting[i]``     dependencies of task i that have not finished; i is ready at 0.
+``consumers[i]``   dependents of task i that have not finished; its result is
+                   released at 0 unless i is an output.
+``ready``          a heap of ready task numbers: the lowest (highest priority)
+                   is taken first, which finishes branches before starting new
+                   ones and keeps memory low.
+``states[i]``      the task's :class:`TaskState`; ``counts`` tallies them.
+``results[i]``     the value of a finished task, until it is released.
+
+Worker loops (``num_workers`` threads, or the calling thread for ``sync``)
+take the best ready task under one lock, run it outside the lock, then
+record the result, make dependents ready and release inputs under the lock
+again. There is no central dispatcher thread and no per-task future: a worker
+that makes a dependent ready usually runs it itself next, so a task of a few
+microseconds costs a few microseconds. Idle workers are woken only when more
+than one task became ready.
+
+The ``processes`` backend uses the same loops; each loop owns one worker
+process (:mod:`kernel_ext.process_pool`) and sends the call there. Tasks marked
+``local`` run in the loop's own thread.
+
+Failure policy: by default the first failure stops dispatch; running tasks
+finish, finished results stay, everything else is cancelled and ``result()``
+raises the error. With ``keep_going`` the failed task's dependents are skipped
+and the rest completes. ``retries`` re-queues a failed task up to N times.
+
+Events (:mod:`kernel_ext.events`) are produced only while someone observes,
+and are delivered by the job's dispatcher thread, never by the workers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import heapq
+import itertools
+import os
+import threading
+import time
+from collections.abc import Callable, Hashable, Iterator
+from typing import Any
+
+from kernel_ext.errors import JobCancelledError
+from kernel_ext.events import FINAL_STATES, EventDispatcher, Observer, TaskEvent, TaskState
+from kernel_ext.graph import Graph, needs_resolving, resolve
+from kernel_ext.ordering import order
+from kernel_ext.process_pool import CancelledInWorker, ProcessSlot, SlotPool
+
+BACKENDS = ("threads", "processes", "sync")
+
+_job_ids = itertools.count(1)
+_slot_pool = SlotPool()  # the kernel's worker processes, shared by all jobs
+
+
+class JobStatus(enum.Enum):
+    PENDING = "pending"  # created, not started
+    RUNNING = "running"
+    FINISHED = "finished"  # every needed task finished
+    FAILED = "failed"  # a task failed (after retries); see Job.exception()
+    CANCELLED = "cancelled"  # Job.cancel() was called before the job ended
+
+
+_RELEASED = object()  # marks a result slot whose value was released
+
+
+def default_workers() -> int:
+    """Cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+class Job:
+    """One run of a graph. Create with :func:`kernel_ext.submit`; it does not block.
+
+    ``outputs`` is the requested key structure (a key, or nested lists of keys);
+    ``result()`` returns values in that same shape.
+    """
+
+    def __init__(
+        self,
+        graph: Graph,
+        outputs: Any,
+        *,
+        backend: str = "threads",
+        num_workers: int | None = None,
+        retries: int = 0,
+        keep_going: bool = False,
+        name: str | None = None,
+    ) -> None:
+        if backend not in BACKENDS:
+            raise ValueError(
+                f"unknown backend {backend!r}; choose one of {', '.join(map(repr, BACKENDS))}"
+            )
+        if num_workers is not None and (not isinstance(num_workers, int) or num_workers < 1):
+            raise ValueError(f"num_workers must be a positive integer, not {num_workers!r}")
+        if not isinstance(retries, int) or retries < 0:
+            raise ValueError(f"retries must be a non-negative integer, not {retries!r}")
+        self.id = next(_job_ids)
+        self.name = name or f"job {self.id}"
+        self.graph = graph
+        self.outputs = outputs
+        self.backend = backend
+        self.num_workers = 1 if backend == "sync" else (num_workers or default_workers())
+        self.retries = retries
+        self.keep_going = keep_going
+        self.status = JobStatus.PENDING
+        self.started_at: float | None = None
+        self.ended_at: float | None = None
+
+        output_keys = list(_flatten_keys(outputs))
+        self.keys: list[Hashable] = order(graph, output_keys)
+        n = len(self.keys)
+        index = {key: i for i, key in enumerate(self.keys)}
+        self._index = index
+        tasks = [graph.tasks[key] for key in self.keys]
+        self._tasks = tasks
+        self._groups = [t.group for t in tasks]
+        self._dependents: list[list[int]] = [[] for _ in range(n)]
+        self._waiting = [0] * n
+        for i, key in enumerate(self.keys):
+            deps = graph.dependencies[key]
+            self._waiting[i] = len(deps)
+            for dep in deps:
+                self._dependents[index[dep]].append(i)
+        self._consumers = [len(d) for d in self._dependents]
+        self._is_output = [False] * n
+        for key in output_keys:
+            self._is_output[index[key]] = True
+        # How to build each task's call: None = literal args, as given.
+        self._needs_resolving = [
+            needs_resolving(t.args) or (bool(t.kwargs) and needs_resolving(t.kwargs))
+            for t in tasks
+        ]
+        self._attempts = [0] * n
+        self._results: list[Any] = [_RELEASED] * n
+        self._states = [TaskState.WAITING] * n
+        self.counts: dict[TaskState, int] = {s: 0 for s in TaskState if s is not TaskState.RETRIED}
+        self.counts[TaskState.WAITING] = n
+        self._unresolved = n  # tasks not yet in a final state
+        self._ready: list[int] = []
+        self._errors: list[tuple[Hashable, BaseException]] = []
+        self._stopping = False
+        self._lock = threading.Lock()
+        self._wakeup = threading.Condition(self._lock)
+        self._idle = 0
+        self._active_loops = 0
+        self._done = threading.Event()
+        self._events = EventDispatcher(f"kernel_ext-events-{self.id}")
+        self._slots: list[ProcessSlot] = []
+        self._running_slots: set[ProcessSlot] = set()
+
+    # ----------------------------------------------------------------- public API
+
+    def __repr__(self) -> str:
+        done = self.counts[TaskState.FINISHED]
+        return f"<Job {self.id} {self.status.value}: {done}/{len(self.keys)} tasks finished>"
+
+    def subscribe(self, observer: Observer) -> None:
+        """Call ``observer(events)`` with batches of events from now on, off the job's threads."""
+        self._events.subscribe(observer)
+
+    def unsubscribe(self, observer: Observer) -> None:
+        self._events.unsubscribe(observer)
+
+    def add_done_callback(self, callback: Callable[[Job], None]) -> None:
+        """Call ``callback(job)`` once the job has ended and its last event was delivered.
+
+        Runs at once, in this thread, if that has already happened.
+        """
+        if not self._events.add_done_callback(lambda: callback(self)):
+            callback(self)
+
+    def start(self) -> Job:
+        """Start running. Returns at once, except on the ``sync`` backend."""
+        with self._lock:
+            if self.status is not JobStatus.PENDING:
+                raise RuntimeError(f"{self.name} was already started")
+            self.status = JobStatus.RUNNING
+            self.started_at = time.monotonic()
+            for i in range(len(self.keys)):
+                if self._waiting[i] == 0:
+                    self._make_ready(i)
+            if not self.keys:
+                self._finish_locked()
+                return self
+        if self.backend == "sync":
+            self._active_loops = 1
+            self._worker_loop(None)
+            return self
+        if self.backend == "processes":
+            self._slots = _slot_pool.acquire(self.num_workers)
+        loops = min(self.num_workers, len(self.keys))
+        self._active_loops = loops
+        for n in range(loops):
+            slot = self._slots[n] if self._slots else None
+            thread = threading.Thread(
+                target=self._worker_loop,
+                args=(slot,),
+                name=f"kernel_ext-{self.id}-worker-{n}",
+                daemon=True,
+            )
+            thread.start()
+        return self
+
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the job ends (or ``timeout`` seconds); True if it has ended.
+
+        Waits in short slices so that Ctrl-C reaches the caller promptly; on
+        KeyboardInterrupt the job is cancelled and the interrupt re-raised.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            while not self._done.is_set():
+                remaining = 0.1 if deadline is None else min(0.1, deadline - time.monotonic())
+                if remaining <= 0:
+                    return False
+                self._done.wait(remaining)
+        except KeyboardInterrupt:
+            self.cancel()
+            raise
+        return True
+
+    def result(self, timeout: float | None = None) -> Any:
+        """Wait, then return the outputs in the requested shape, or raise the first error."""
+        if not self.wait(timeout):
+            raise TimeoutError(f"{self.name} did not finish within {timeout} s")
+        if self._errors:
+            raise self._errors[0][1]
+        if self.status is JobStatus.CANCELLED:
+            raise JobCancelledError(f"{self.name} was cancelled before it finished")
+        return _shape(self.outputs, lambda key: self._results[self._index[key]])
+
+    def exception(self) -> BaseException | None:
+        """The first task error, or None."""
+        return self._errors[0][1] if self._errors else None
+
+    @property
+    def errors(self) -> list[tuple[Hashable, BaseException]]:
+        """Every task failure, in the order they happened, as (key, exception)."""
+        return list(self._errors)
+
+    @property
+    def results(self) -> dict[Hashable, Any]:
+        """Values of the finished output keys (complete or not, failed job or not)."""
+        with self._lock:
+            return {
+                key: self._results[i]
+                for i, key in enumerate(self.keys)
+                if self._is_output[i] and self._states[i] is TaskState.FINISHED
+            }
+
+    def state_of(self, key: Hashable) -> TaskState:
+        return self._states[self._index[key]]
+
+    def states(self) -> dict[Hashable, TaskState]:
+        """A snapshot of every task's state, for views that join late."""
+        with self._lock:
+            return dict(zip(self.keys, self._states, strict=True))
+
+    def group_of(self, key: Hashable) -> str:
+        return self._groups[self._index[key]]
+
+    def cancel(self) -> None:
+        """Stop dispatching, cancel queued work and kill running process tasks.
+
+        Returns at once. Tasks running on threads cannot be stopped; they
+        finish in the background and their results are dropped.
+        """
+        with self._lock:
+            if self._done.is_set():
+                return
+            self._stopping = True
+            was_pending = self.status is JobStatus.PENDING
+            self.status = JobStatus.CANCELLED
+            self._ready.clear()
+            self._cancel_unfinished_locked(include_running=False)
+            running = list(self._running_slots)
+            self._wakeup.notify_all()
+            if was_pending:
+                self.started_at = time.monotonic()
+        for slot in running:
+            slot.kill()
+        with self._lock:
+            self._finish_locked()
+
+    # ------------------------------------------------------------------ internals
+
+    def _emit(self, i: int, state: TaskState, worker: str | None = None,
+              start: float | None = None, end: float | None = None,
+              error: BaseException | None = None) -> None:
+        self._events.push(TaskEvent(self.id, self.keys[i], self._groups[i], state, worker,
+                                    start, end, self._attempts[i] or 1, error))
+
+    def _set_state(self, i: int, state: TaskState) -> None:
+        counts = self.counts
+        counts[self._states[i]] -= 1
+        counts[state] += 1
+        self._states[i] = state
+
+    def _make_ready(self, i: int) -> None:
+        self._set_state(i, TaskState.QUEUED)
+        heapq.heappush(self._ready, i)
+        if self._events.active:
+            self._emit(i, TaskState.QUEUED)
+
+    def _worker_loop(self, slot: ProcessSlot | None) -> None:
+        worker = threading.current_thread().name if slot is None else None
+        lock = self._lock
+        tasks = self._tasks
+        ready = self._ready
+        observed = self._events
+        lock.acquire()
+        try:
+            while True:
+                while not ready and not self._stopping and self._unresolved:
+                    self._idle += 1
+                    self._wakeup.wait()
+                    self._idle -= 1
+                if self._stopping or not ready:
+                    break
+                i = heapq.heappop(ready)
+                self._set_state(i, TaskState.RUNNING)
+                self._attempts[i] += 1
+                task = tasks[i]
+                remote = slot is not None and not task.local
+                if remote:
+                    self._running_slots.add(slot)
+                lock.release()
+                try:
+                    outcome = self._run_task(i, task, slot if remote else None, worker)
+                except CancelledInWorker:
+                    lock.acquire()
+                    self._running_slots.discard(slot)
+                    continue
+                value, error, where, start, end = outcome
+                del outcome
+                lock.acquire()
+                if remote:
+                    self._running_slots.discard(slot)
+                    if observed.active:  # the start is known only now
+                        self._emit(i, TaskState.RUNNING, where, start)
+                if self._states[i] is not TaskState.RUNNING:
+                    continue  # cancelled meanwhile; drop the result
+                if error is None:
+                    self._task_finished(i, value, where, start, end)
+                else:
+                    self._task_failed(i, error, where, start, end)
+        finally:
+            self._active_loops -= 1
+            if self._active_loops == 0:
+                self._finish_locked()
+            lock.release()
+
+    def _run_task(
+        self, i: int, task: Any, slot: ProcessSlot | None, worker: str | None
+    ) -> tuple[Any, BaseException | None, str, float, float]:
+        """Run one task outside the lock: (value, error, worker, start, end).
+
+        Building the arguments (nested calls) counts as part of the task. The
+        inputs stay alive until it ends: their consumer counts include it.
+        """
+        start = time.monotonic()
+        where = worker or threading.current_thread().name
+        try:
+            if self._needs_resolving[i]:
+                args = resolve(task.args, self._lookup)
+                kwargs = resolve(task.kwargs, self._lookup) if task.kwargs else {}
+            else:
+                args, kwargs = task.args, task.kwargs or {}
+            if slot is not None:
+                value, where, start, end = slot.run(self.keys[i], task.func, args, kwargs)
+                return value, None, where, start, end
+            if self._events.active:
+                self._emit(i, TaskState.RUNNING, where, start)
+            value = task.func(*args, **kwargs)
+            return value, None, where, start, time.monotonic()
+        except CancelledInWorker:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - the task's failure, recorded by the caller
+            return None, exc, where, start, time.monotonic()
+
+    def _lookup(self, key: Hashable) -> Any:
+        return self._results[self._index[key]]
+
+    def _task_finished(self, i: int, value: Any, worker: str, start: float, end: float) -> None:
+        self._set_state(i, TaskState.FINISHED)
+        self._unresolved -= 1
+        if self._events.active:
+            self._emit(i, TaskState.FINISHED, worker, start, end)
+        if self._consumers[i] or self._is_output[i]:
+            self._results[i] = value
+        # Release inputs that no one else needs.
+        results, consumers, is_output = self._results, self._consumers, self._is_output
+        for dep_key in self.graph.dependencies[self.keys[i]]:
+            d = self._index[dep_key]
+            consumers[d] -= 1
+            if consumers[d] == 0 and not is_output[d]:
+                results[d] = _RELEASED
+        newly_ready = 0
+        waiting = self._waiting
+        for dependent in self._dependents[i]:
+            waiting[dependent] -= 1
+            if waiting[dependent] == 0 and self._states[dependent] is TaskState.WAITING:
+                self._make_ready(dependent)
+                newly_ready += 1
+        if newly_ready > 1 and self._idle:
+            self._wakeup.notify(newly_ready - 1)
+        elif not self._unresolved and self._idle:
+            self._wakeup.notify_all()
+
+    def _task_failed(self, i: int, error: BaseException, worker: str,
+                     start: float, end: float) -> None:
+        if self._attempts[i] <= self.retries:
+            if self._events.active:
+                self._emit(i, TaskState.RETRIED, worker, start, end, error)
+            self._make_ready(i)
+            if self._idle:
+                self._wakeup.notify()
+            return
+        _name_task_in(error, self.keys[i])
+        self._errors.append((self.keys[i], error))
+        self._set_state(i, TaskState.FAILED)
+        self._unresolved -= 1
+        if self._events.active:
+            self._emit(i, TaskState.FAILED, worker, start, end, error)
+        if self.keep_going:
+            self._skip_dependents(i)
+            if not self._unresolved and self._idle:
+                self._wakeup.notify_all()
+        else:
+            self._stopping = True
+            self._ready.clear()
+            self._wakeup.notify_all()
+
+    def _skip_dependents(self, i: int) -> None:
+        stack = list(self._dependents[i])
+        while stack:
+            j = stack.pop()
+            if self._states[j] is TaskState.WAITING:
+                self._set_state(j, TaskState.SKIPPED)
+                self._unresolved -= 1
+                if self._events.active:
+                    self._emit(j, TaskState.SKIPPED)
+                stack.extend(self._dependents[j])
+
+    def _cancel_unfinished_locked(self, include_running: bool) -> None:
+        for i, state in enumerate(self._states):
+            if state in FINAL_STATES or (state is TaskState.RUNNING and not include_running):
+                continue
+            self._set_state(i, TaskState.CANCELLED)
+            self._unresolved -= 1
+            if self._events.active:
+                self._emit(i, TaskState.CANCELLED, end=time.monotonic())
+
+    def _finish_locked(self) -> None:
+        """End the job once: settle states and status, return slots, close events."""
+        if self._done.is_set():
+            return
+        cancelled = self.status is JobStatus.CANCELLED
+        if cancelled:
+            self._cancel_unfinished_locked(include_running=True)
+        else:
+            self._cancel_unfinished_locked(include_running=False)
+            self.status = JobStatus.FAILED if self._errors else JobStatus.FINISHED
+        # Results of tasks that are not outputs are no longer needed by anyone.
+        for i in range(len(self._results)):
+            if not self._is_output[i]:
+                self._results[i] = _RELEASED
+        self.ended_at = time.monotonic()
+        if self._slots:
+            _slot_pool.release(self._slots)
+            self._slots = []
+        self._done.set()
+        self._events.close()
+
+
+def _name_task_in(error: BaseException, key: Hashable) -> None:
+    """Add which task raised to the exception's notes, once."""
+    note = f"(raised by kernel_ext task {key!r})"
+    notes = getattr(error, "__notes__", None) or []
+    if note not in notes:
+        with contextlib.suppress(Exception):  # an exception type that refuses attributes
+            error.add_note(note)
+
+
+def _flatten_keys(outputs: Any) -> Iterator[Hashable]:
+    if isinstance(outputs, list):
+        for item in outputs:
+            yield from _flatten_keys(item)
+    else:
+        yield outputs
+
+
+def _shape(outputs: Any, value_of: Callable[[Hashable], Any]) -> Any:
+    if isinstance(outputs, list):
+        return [_shape(item, value_of) for item in outputs]
+    return value_of(outputs)
+
+
+__all__ = ["Job", "JobStatus", "default_workers"]
