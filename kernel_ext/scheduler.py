@@ -272,6 +272,12 @@ class Job:
     def group_of(self, key: Hashable) -> str:
         return self._groups[self._index[key]]
 
+    def show(self, progress: bool = True, stream: bool = False, graph: bool = False) -> None:
+        """Display live views of this job in the cell (see :func:`kernel_ext.views.show_views`)."""
+        from kernel_ext.views import display_views  # lazy: the engine imports no widgets
+
+        display_views(self, progress=progress, stream=stream, graph=graph)
+
     def cancel(self) -> None:
         """Stop dispatching, cancel queued work and kill running process tasks.
 
