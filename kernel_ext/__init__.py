@@ -37,3 +37,13 @@ __all__ = [
     "get",
     "submit",
 ]
+
+
+def load_ipython_extension(ipython):  # type: ignore[no-untyped-def]
+    """``%load_ext kernel_ext``: register the magics and make their defaults configurable."""
+    from kernel_ext.magics import Parallel
+
+    magics = Parallel(shell=ipython, parent=ipython)
+    ipython.register_magics(magics)
+    if magics not in ipython.configurables:
+        ipython.configurables.append(magics)

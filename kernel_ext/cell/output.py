@@ -1,0 +1,156 @@
+"""Per-statement output capture, released in statement order.
+
+While a ``%%parallel`` cell runs, several statements print at once from
+worker threads. Each task's ``print`` and ``display`` output goes to a buffer
+of its own (chosen by a context variable that the task sets when it starts);
+the cell's main thread releases the buffers in statement order, each as soon
+as every earlier statement has finished, so output streams while the cell runs
+and reads exactly as the plain cell's would.
+
+Only threads that run a task are captured; anything else (the kernel's own
+threads, threads a user starts) writes straight through.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+_current: contextvars.ContextVar[TaskOutput | None] = contextvars.ContextVar(
+    "kernel_ext_task_output", default=None
+)
+
+
+@dataclass
+class TaskOutput:
+    """What one statement printed or displayed, in order: ('stdout'|'stderr'|'display', payload)."""
+
+    items: list[tuple[str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, kind: str, payload: Any) -> None:
+        with self.lock:
+            if kind != "display" and self.items and self.items[-1][0] == kind:
+                self.items[-1] = (kind, self.items[-1][1] + payload)
+            else:
+                self.items.append((kind, payload))
+
+    def take(self) -> list[tuple[str, Any]]:
+        with self.lock:
+            items, self.items = self.items, []
+        return items
+
+
+@contextmanager
+def capturing_into(buffer: TaskOutput) -> Iterator[None]:
+    """Route this thread's (context's) output into ``buffer`` for the duration."""
+    token = _current.set(buffer)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+class _RoutingStream:
+    """Stands in for sys.stdout/sys.stderr: captured contexts buffer, others pass through."""
+
+    def __init__(self, kind: str, target: TextIO) -> None:
+        self._kind = kind
+        self._target = target
+
+    def write(self, text: str) -> int:
+        buffer = _current.get()
+        if buffer is None:
+            return self._target.write(text)
+        buffer.add(self._kind, text)
+        return len(text)
+
+    def flush(self) -> None:
+        if _current.get() is None:
+            self._target.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target, name)
+
+
+class _RoutingDisplayPublisher:
+    """Stands in for the shell's display publisher with the same routing rule."""
+
+    def __init__(self, target: Any) -> None:
+        self._target = target
+
+    def publish(self, data: Any, metadata: Any = None, *args: Any, **kwargs: Any) -> None:
+        buffer = _current.get()
+        if buffer is None:
+            self._target.publish(data, metadata, *args, **kwargs)
+        else:
+            buffer.add("display", (data, metadata, args, kwargs))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target, name)
+
+
+@contextmanager
+def routed_output(shell: Any | None) -> Iterator[None]:
+    """Install the routing streams (and display publisher) for the duration of a job."""
+    saved_out, saved_err = sys.stdout, sys.stderr
+    sys.stdout = _RoutingStream("stdout", saved_out)  # type: ignore[assignment]
+    sys.stderr = _RoutingStream("stderr", saved_err)  # type: ignore[assignment]
+    saved_pub = getattr(shell, "display_pub", None)
+    if saved_pub is not None:
+        shell.display_pub = _RoutingDisplayPublisher(saved_pub)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved_out, saved_err
+        if saved_pub is not None:
+            shell.display_pub = saved_pub
+
+
+def replay(items: list[tuple[str, Any]], shell: Any | None) -> None:
+    """Write captured output for real, from the calling thread."""
+    for kind, payload in items:
+        if kind == "stdout":
+            sys.stdout.write(payload)
+        elif kind == "stderr":
+            sys.stderr.write(payload)
+        elif shell is not None:
+            data, metadata, args, kwargs = payload
+            shell.display_pub.publish(data, metadata, *args, **kwargs)
+    if items:
+        sys.stdout.flush()
+        sys.stderr.flush()
+
+
+class OrderedRelease:
+    """Releases statement outputs in statement order, each once every earlier one has ended."""
+
+    def __init__(self, count: int) -> None:
+        self.buffers = [TaskOutput() for _ in range(count)]
+        self._ended = [False] * count
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def mark_ended(self, index: int) -> None:
+        with self._lock:
+            self._ended[index] = True
+
+    def release_ready(self, shell: Any | None, stop_before: int | None = None) -> None:
+        """Replay every buffer whose statement and all earlier ones have ended.
+
+        The first unfinished statement's output so far is released too: it is
+        next in order, so nothing can come before it. ``stop_before`` caps the
+        release (a failing statement's successors never print).
+        """
+        limit = len(self.buffers) if stop_before is None else stop_before
+        while self._next < limit:
+            replay(self.buffers[self._next].take(), shell)
+            with self._lock:
+                if not self._ended[self._next]:
+                    return
+            self._next += 1

@@ -1,0 +1,215 @@
+"""Run an analysed cell on the engine so that it means what the plain cell means.
+
+Each top-level statement becomes a task that executes in the user namespace;
+the plan's edges become the task's dependencies. Beyond the plan, a statement
+with outside effects also waits for *every* earlier statement: in a plain cell
+an earlier failure stops it, and an effect that has happened cannot be undone.
+
+When the job ends, the cell's outcome is decided the way Python would decide
+it: the earliest failing statement (in cell order) is the cell's error, its
+output and every earlier statement's output are shown, and names bound by
+later statements that already ran are put back as they were before those
+statements ran. An interrupt does the same at the earliest unfinished
+statement; statements still running on threads (which cannot be stopped)
+put their own names back when they end.
+"""
+
+from __future__ import annotations
+
+import ast
+import threading
+from collections.abc import Callable, Hashable, MutableMapping
+from dataclasses import dataclass
+from types import CodeType, TracebackType
+from typing import Any
+
+from kernel_ext.analysis import CellPlan, Statement
+from kernel_ext.cell.output import OrderedRelease, capturing_into, routed_output
+from kernel_ext.errors import JobCancelledError
+from kernel_ext.events import TaskState
+from kernel_ext.graph import Graph, Task
+from kernel_ext.scheduler import Job, JobStatus
+
+_MISSING = object()
+_TASK_NOTE_PREFIX = "(raised by kernel_ext task "
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run a cell: engine backend and worker count."""
+
+    backend: str = "threads"
+    workers: int | None = None
+
+
+class CellRun:
+    """One execution of one ``%%parallel`` cell."""
+
+    def __init__(
+        self,
+        plan: CellPlan,
+        namespace: MutableMapping[str, Any],
+        filename: str,
+        options: RunOptions,
+        shell: Any | None = None,
+        compile_flags: int = 0,
+    ) -> None:
+        self.plan = plan
+        self.ns = namespace
+        self.filename = filename
+        self.options = options
+        self.shell = shell
+        self._flags = compile_flags
+        count = len(plan.statements)
+        self.release = OrderedRelease(count)
+        self._snapshots: list[dict[str, Any] | None] = [None] * count
+        self._abandon_from: int | None = None  # statements >= this undo themselves on ending
+        self._lock = threading.Lock()
+        self.job = Job(
+            Graph(self._task(stmt) for stmt in plan.statements),
+            list(range(count)),
+            backend=options.backend,
+            num_workers=options.workers,
+            keep_going=True,
+            name="%%parallel cell",
+        )
+
+    # ------------------------------------------------------------------ building
+
+    def _task(self, stmt: Statement) -> Task:
+        deps: set[Hashable] = {edge.before for edge in stmt.deps}
+        if stmt.effect or stmt.opaque:
+            deps.update(range(stmt.index))
+        edge_labels = {edge.before: ", ".join(sorted(edge.reasons)) for edge in stmt.deps}
+        first_line = stmt.source.splitlines()[0] if stmt.source else ""
+        label = f"line {stmt.lineno}: {_shorten(first_line, 40)}"
+        return Task(
+            key=stmt.index,
+            func=self._statement_runner(stmt),
+            deps=frozenset(deps),
+            group=label,
+            meta={
+                "label": label,
+                "source": stmt.source,
+                "lineno": stmt.lineno,
+                "edge_labels": edge_labels,
+            },
+            local=True,
+        )
+
+    def _compile(self, stmt: Statement) -> tuple[CodeType, bool]:
+        if stmt.produces_value:
+            assert isinstance(stmt.node, ast.Expr)
+            expr = ast.Expression(stmt.node.value)
+            return compile(expr, self.filename, "eval", flags=self._flags, dont_inherit=True), True
+        module = ast.Module(body=[stmt.node], type_ignores=[])
+        return compile(module, self.filename, "exec", flags=self._flags, dont_inherit=True), False
+
+    def _statement_runner(self, stmt: Statement) -> Callable[[], Any]:
+        code, is_eval = self._compile(stmt)
+        index = stmt.index
+        writes = stmt.writes
+        ns = self.ns
+        buffer = self.release.buffers[index]
+
+        def run_statement() -> Any:
+            self._snapshots[index] = {name: ns.get(name, _MISSING) for name in writes}
+            try:
+                with capturing_into(buffer):
+                    if is_eval:
+                        return eval(code, ns)
+                    exec(code, ns)
+                    return None
+            finally:
+                self.release.mark_ended(index)
+                with self._lock:
+                    if self._abandon_from is not None and index >= self._abandon_from:
+                        self._restore(index)
+
+        run_statement.__qualname__ = f"statement_{index}"
+        return run_statement
+
+    # ------------------------------------------------------------------- running
+
+    def run(self) -> Any:
+        """Run the cell to its end and return the final expression's value (or None).
+
+        Raises what the plain cell would raise. Output is replayed on the
+        calling thread as statements finish, in statement order.
+        """
+        job = self.job
+        with routed_output(self.shell):
+            job.start()
+            try:
+                while not job.wait(0.02):
+                    self.release.release_ready(self.shell)
+            except KeyboardInterrupt:
+                self._stop_at(self._first_unfinished())
+                raise
+            if job.status is JobStatus.CANCELLED:
+                stop = self._first_unfinished()
+                self._stop_at(stop)
+                line = self.plan.statements[stop].lineno if stop < len(self.plan.statements) else 0
+                raise JobCancelledError(f"the %%parallel cell was cancelled at line {line}")
+            failed = self._first_failed()
+            if failed is not None:
+                self._stop_at(failed)
+                raise _for_user(dict(self.job.errors)[failed], self.filename)
+            self.release.release_ready(self.shell)
+        last = len(self.plan.statements) - 1
+        if last >= 0 and self.plan.statements[last].produces_value:
+            return job.results[last]
+        return None
+
+    def _first_failed(self) -> int | None:
+        states = self.job.states()
+        failed = [i for i, state in states.items() if state is TaskState.FAILED]
+        return min(failed) if failed else None  # type: ignore[type-var]
+
+    def _first_unfinished(self) -> int:
+        states = self.job.states()
+        for i in range(len(self.plan.statements)):
+            if states[i] is not TaskState.FINISHED:
+                return i
+        return len(self.plan.statements)
+
+    def _stop_at(self, stop: int) -> None:
+        """Make the namespace and output what the plain cell leaves when it stops at ``stop``."""
+        states = self.job.states()
+        with self._lock:
+            self._abandon_from = stop + 1
+            for i in reversed(range(stop + 1, len(self.plan.statements))):
+                if states[i] is TaskState.FINISHED:
+                    self._restore(i)
+        self.release.release_ready(self.shell, stop_before=stop + 1)
+
+    def _restore(self, index: int) -> None:
+        snapshot = self._snapshots[index]
+        if snapshot is None:
+            return
+        self._snapshots[index] = None
+        for name, value in snapshot.items():
+            if value is _MISSING:
+                self.ns.pop(name, None)
+            else:
+                self.ns[name] = value
+
+
+def _shorten(text: str, width: int) -> str:
+    text = text.strip()
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _for_user(error: BaseException, filename: str) -> BaseException:
+    """The task's exception as the plain cell would show it: from the cell's frame on."""
+    notes = getattr(error, "__notes__", None)
+    if notes:
+        notes[:] = [n for n in notes if not n.startswith(_TASK_NOTE_PREFIX)]
+        if not notes:
+            del error.__notes__
+    tb: TracebackType | None = error.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename != filename:
+        tb = tb.tb_next
+    if tb is not None:
+        error = error.with_traceback(tb)
+    return error

@@ -1,0 +1,74 @@
+"""The ``%%parallel`` cell magic and its configurable defaults.
+
+``Parallel`` is both the magics class and the traitlets configurable, so
+``%config Parallel.workers = 8`` and ``c.Parallel.workers = 8`` in
+``ipython_config.py`` set the defaults that command-line options override.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from traitlets import Enum, Integer
+
+from kernel_ext.analysis import analyze_cell
+from kernel_ext.cell.runner import CellRun, RunOptions
+
+
+@magics_class
+class Parallel(Magics):
+    """Run notebook cells as parallel task graphs."""
+
+    workers = Integer(
+        None, allow_none=True, help="Worker threads or processes (default: the machine's cores)."
+    ).tag(config=True)
+    backend = Enum(
+        ["threads", "processes"], "threads", help="Run statements on threads or processes."
+    ).tag(config=True)
+
+    @magic_arguments()
+    @argument("--workers", "-w", type=int, default=None, help="Number of workers for this cell.")
+    @argument("--processes", action="store_true", help="Run statements on worker processes.")
+    @argument("--threads", action="store_true", help="Run statements on worker threads.")
+    @argument(
+        "--explain",
+        action="store_true",
+        help="Show the statements, their dependencies and the names behind each, without running.",
+    )
+    @cell_magic
+    def parallel(self, line: str, cell: str) -> Any:
+        """Run the cell's independent statements (and loop iterations) at once.
+
+        The cell means what it means without the magic: the same names are
+        left behind, output appears in statement order, and errors are those
+        of the plain cell. Statements that the analysis cannot prove
+        independent run in their original order.
+        """
+        __tracebackhide__ = True  # noqa: F841 - IPython hides this frame in tracebacks
+        args = parse_argstring(self.parallel, line)
+        if args.processes and args.threads:
+            raise UsageError("choose one of --processes and --threads, not both")
+        workers = args.workers if args.workers is not None else self.workers
+        if workers is not None and workers < 1:
+            raise UsageError(f"--workers must be a positive number, not {workers}")
+        backend = "processes" if args.processes else "threads" if args.threads else self.backend
+
+        shell = self.shell
+        source = shell.transform_cell(cell)
+        filename = shell.compile.cache(source, shell.execution_count, raw_code=cell)
+        plan = analyze_cell(source, shell.user_ns, filename=filename)
+        if args.explain:
+            print(plan.explain())
+            return None
+        run = CellRun(
+            plan,
+            shell.user_ns,
+            filename,
+            RunOptions(backend=backend, workers=workers),
+            shell=shell,
+            compile_flags=shell.compile.flags,
+        )
+        return run.run()

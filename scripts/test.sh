@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Set everything up (idempotent), then run every check: ruff and the whole pytest suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+.venv/bin/ruff check kernel_ext tests benchmarks
+exec .venv/bin/pytest -q "$@"
