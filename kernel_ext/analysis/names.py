@@ -1,0 +1,440 @@
+"""Per-statement name facts: what a statement reads, binds, changes in place.
+
+The plan turns these into edges; this module only looks at one statement (or
+one function body) at a time, so it knows nothing about order.  Everything is
+over-approximated: a name we are unsure about counts as touched.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from kernel_ext.analysis.effects import EFFECT_METHODS, CallKind, classify_qualname
+
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class Env:
+    """What is known about names when a statement runs (from namespace and earlier imports)."""
+
+    # name -> dotted qualified name of the module / library callable it refers to
+    qualnames: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    # names known to refer to modules: calling through them changes no user object
+    modules: frozenset[str] = frozenset()
+    # names that exist in the namespace or are bound by the cell: they shadow builtins
+    user_names: frozenset[str] = frozenset()
+    # names known to hold immutable values: method calls on them are not writes
+    immutables: frozenset[str] = frozenset()
+
+    def qualify(self, path: tuple[str, ...]) -> str | None:
+        """Qualified name of a dotted call path, or None when unknown."""
+        root = path[0]
+        if root in self.qualnames:
+            return ".".join((self.qualnames[root], *path[1:]))
+        if len(path) == 1 and is_builtin_name(root, self):
+            return f"builtins.{root}"
+        return None
+
+
+def is_builtin_name(name: str, env: Env) -> bool:
+    """True when `name` refers to the builtin of that name (not shadowed by the user)."""
+    return name not in env.user_names and hasattr(builtins, name)
+
+
+@dataclass(frozen=True)
+class FunctionBody:
+    """A function or lambda whose body runs later, whenever it is called."""
+
+    name: str | None  # bound name for def/class, None for lambdas
+    node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef
+
+
+@dataclass(frozen=True)
+class NameFacts:
+    """What one statement (or one function body) does to names."""
+
+    reads: frozenset[str]  # names loaded from the enclosing (cell/global) scope
+    binds: frozenset[str]  # names bound or deleted in that scope
+    mutates: frozenset[str]  # names whose object may be changed in place
+    effect: bool  # calls an effectful API (print, random, os, I/O methods...)
+    discarded_call: bool  # an expression statement whose call result is thrown away
+    opaque: bool  # exec/eval/globals()/star import/await...: analysis cannot see through
+    functions: tuple[FunctionBody, ...] = ()  # deferred bodies created by this statement
+    global_decls: frozenset[str] = frozenset()  # `global` names (function bodies only)
+    called: frozenset[str] = frozenset()  # root names of plain calls f(...) (not methods)
+
+
+def receiver_roots(expr: ast.expr) -> frozenset[str]:
+    """Names whose object `expr` may be part of (x for x.a[0].b; every name otherwise)."""
+    while isinstance(expr, ast.Attribute | ast.Subscript | ast.Starred):
+        expr = expr.value
+    if isinstance(expr, ast.Name):
+        return frozenset({expr.id})
+    return frozenset(
+        n.id for n in ast.walk(expr) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+    )
+
+
+def call_path(func: ast.expr) -> tuple[str, ...] | None:
+    """Dotted path of a call target (('np', 'random', 'seed')), None if not a plain chain."""
+    parts: list[str] = []
+    while isinstance(func, ast.Attribute):
+        parts.append(func.attr)
+        func = func.value
+    if isinstance(func, ast.Name):
+        parts.append(func.id)
+        return tuple(reversed(parts))
+    return None
+
+
+@dataclass
+class _Collector(ast.NodeVisitor):
+    """Walks one scope; nested function bodies are recorded, not walked."""
+
+    env: Env
+    in_function: bool = False
+    loads: set[str] = field(default_factory=set)
+    stores: set[str] = field(default_factory=set)
+    mutates: set[str] = field(default_factory=set)
+    global_decls: set[str] = field(default_factory=set)
+    called: set[str] = field(default_factory=set)
+    functions: list[FunctionBody] = field(default_factory=list)
+    effect: bool = False
+    opaque: bool = False
+    comp_scopes: list[set[str]] = field(default_factory=list)
+    binding_comp_target: bool = False
+
+    # --- names -------------------------------------------------------------
+    def _is_comp_local(self, name: str) -> bool:
+        return any(name in scope for scope in self.comp_scopes)
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, ast.Load):
+            if not self._is_comp_local(node.id):
+                self.loads.add(node.id)
+        elif self.binding_comp_target:
+            self.comp_scopes[-1].add(node.id)
+        else:
+            self.stores.add(node.id)
+
+    def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
+        # A walrus binds in the enclosing scope even inside a comprehension.
+        self.visit(node.value)
+        self.stores.add(node.target.id)
+
+    def _mutate_target(self, target: ast.expr) -> None:
+        if isinstance(target, ast.Attribute | ast.Subscript):
+            self.mutates |= self._outer(receiver_roots(target.value))
+        elif isinstance(target, ast.Tuple | ast.List):
+            for elt in target.elts:
+                self._mutate_target(elt)
+        elif isinstance(target, ast.Starred):
+            self._mutate_target(target.value)
+
+    def _outer(self, names: frozenset[str]) -> set[str]:
+        return {n for n in names if not self._is_comp_local(n)}
+
+    # --- statements ----------------------------------------------------------
+    def visit_Assign(self, node: ast.Assign) -> None:
+        self.visit(node.value)
+        for target in node.targets:
+            self._mutate_target(target)
+            self.visit(target)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        self.visit(node.value)
+        if isinstance(node.target, ast.Name):
+            # x += y rebinds x and, for mutable x, changes the object in place.
+            self.loads.add(node.target.id)
+            self.stores.add(node.target.id)
+            self.mutates.add(node.target.id)
+        else:
+            self._mutate_target(node.target)
+            self.visit(node.target)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        if node.value is not None:
+            self.visit(node.value)
+        if not self.in_function:
+            self.visit(node.annotation)
+            self.stores.add("__annotations__")
+        if node.value is not None or not isinstance(node.target, ast.Name):
+            self._mutate_target(node.target)
+            self.visit(node.target)
+
+    def visit_Delete(self, node: ast.Delete) -> None:
+        for target in node.targets:
+            self._mutate_target(target)
+            self.visit(target)
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            self.stores.add(alias.asname or alias.name.split(".")[0])
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        if node.module == "__future__":
+            self.opaque = True
+        for alias in node.names:
+            if alias.name == "*":
+                self.opaque = True  # hides which names it binds
+            else:
+                self.stores.add(alias.asname or alias.name)
+
+    def visit_Global(self, node: ast.Global) -> None:
+        if self.in_function:
+            self.global_decls.update(node.names)
+        else:
+            self.opaque = True
+
+    def visit_Nonlocal(self, node: ast.Nonlocal) -> None:
+        self.opaque = self.opaque or not self.in_function
+
+    def _top_level_only_opaque(self, node: ast.AST) -> None:
+        if not self.in_function:
+            self.opaque = True
+        self.generic_visit(node)
+
+    visit_Await = _top_level_only_opaque
+    visit_Yield = _top_level_only_opaque
+    visit_YieldFrom = _top_level_only_opaque
+    visit_Return = _top_level_only_opaque
+    visit_AsyncFor = _top_level_only_opaque
+    visit_AsyncWith = _top_level_only_opaque
+
+    def visit_With(self, node: ast.With) -> None:
+        for item in node.items:
+            self.visit(item.context_expr)
+            # __enter__/__exit__ are method calls on the context manager.
+            self.mutates |= self._outer(receiver_roots(item.context_expr))
+            if item.optional_vars is not None:
+                self._mutate_target(item.optional_vars)
+                self.visit(item.optional_vars)
+        for stmt in node.body:
+            self.visit(stmt)
+
+    def visit_For(self, node: ast.For) -> None:
+        self.visit(node.iter)
+        self._mutate_target(node.target)
+        self.visit(node.target)
+        for stmt in (*node.body, *node.orelse):
+            self.visit(stmt)
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        if node.type is not None:
+            self.visit(node.type)
+        if node.name:
+            self.stores.add(node.name)
+        for stmt in node.body:
+            self.visit(stmt)
+
+    def visit_MatchAs(self, node: ast.MatchAs) -> None:
+        if node.name:
+            self.stores.add(node.name)
+        self.generic_visit(node)
+
+    def visit_MatchStar(self, node: ast.MatchStar) -> None:
+        if node.name:
+            self.stores.add(node.name)
+
+    def visit_MatchMapping(self, node: ast.MatchMapping) -> None:
+        if node.rest:
+            self.stores.add(node.rest)
+        self.generic_visit(node)
+
+    # --- deferred bodies -----------------------------------------------------
+    def _visit_arguments(self, args: ast.arguments) -> None:
+        for default in (*args.defaults, *args.kw_defaults):
+            if default is not None:
+                self.visit(default)
+        if not self.in_function:
+            for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg):
+                if arg is not None and arg.annotation is not None:
+                    self.visit(arg.annotation)
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        for decorator in node.decorator_list:
+            self.visit(decorator)
+        self._visit_arguments(node.args)
+        if node.returns is not None and not self.in_function:
+            self.visit(node.returns)
+        self.stores.add(node.name)
+        self.functions.append(FunctionBody(node.name, node))
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        self._visit_arguments(node.args)
+        self.functions.append(FunctionBody(None, node))
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        for expr in (*node.decorator_list, *node.bases, *node.keywords):
+            self.visit(expr)
+        # The class body runs now, in its own scope; its methods run later.
+        body = _Collector(self.env, in_function=True)
+        for stmt in node.body:
+            body.visit(stmt)
+        self.loads |= self._outer(frozenset(body.loads - body.stores))
+        self.effect |= body.effect
+        self.opaque |= body.opaque
+        self.stores.add(node.name)
+        self.functions.append(FunctionBody(node.name, node))
+
+    # --- comprehensions --------------------------------------------------------
+    def _visit_comprehension(self, generators: list[ast.comprehension], *elts: ast.expr) -> None:
+        self.visit(generators[0].iter)  # evaluated in the enclosing scope
+        self.comp_scopes.append(set())
+        try:
+            for i, gen in enumerate(generators):
+                if i:
+                    self.visit(gen.iter)
+                self.binding_comp_target = True
+                try:
+                    self.visit(gen.target)
+                finally:
+                    self.binding_comp_target = False
+                for cond in gen.ifs:
+                    self.visit(cond)
+                if gen.is_async and not self.in_function:
+                    self.opaque = True
+            for elt in elts:
+                self.visit(elt)
+        finally:
+            self.comp_scopes.pop()
+
+    def visit_ListComp(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp) -> None:
+        self._visit_comprehension(node.generators, node.elt)
+
+    visit_SetComp = visit_ListComp
+    visit_GeneratorExp = visit_ListComp
+
+    def visit_DictComp(self, node: ast.DictComp) -> None:
+        self._visit_comprehension(node.generators, node.key, node.value)
+
+    # --- calls -----------------------------------------------------------------
+    def visit_Call(self, node: ast.Call) -> None:
+        self.generic_visit(node)
+        nargs = len(node.args) + len(node.keywords)
+        path = call_path(node.func)
+        kind = CallKind.PURE
+        if path is not None and not self._is_comp_local(path[0]):
+            qualname = self.env.qualify(path)
+            if qualname is not None:
+                kind = classify_qualname(qualname, nargs)
+            if len(path) == 1:
+                self.called.add(path[0])
+        if kind is CallKind.PURE and isinstance(node.func, ast.Attribute):
+            if node.func.attr in EFFECT_METHODS:
+                kind = CallKind.EFFECT
+            roots = receiver_roots(node.func.value)
+            # A method call may change its receiver (and whatever it is part of).
+            self.mutates |= self._outer(roots) - self.env.modules - self.env.immutables
+        if kind is CallKind.OPAQUE or (path is not None and path[0] == "get_ipython"):
+            self.opaque = True  # magics and shell commands after IPython's transforms
+        elif kind is CallKind.EFFECT:
+            self.effect = True
+        elif kind is CallKind.MUTATES_FIRST_ARG and node.args:
+            self.mutates |= self._outer(receiver_roots(node.args[0]))
+
+    def facts(self, *, discarded_call: bool = False) -> NameFacts:
+        return NameFacts(
+            reads=frozenset(self.loads),
+            binds=frozenset(self.stores),
+            mutates=frozenset(self.mutates),
+            effect=self.effect,
+            discarded_call=discarded_call,
+            opaque=self.opaque,
+            functions=tuple(self.functions),
+            global_decls=frozenset(self.global_decls),
+            called=frozenset(self.called),
+        )
+
+
+def _contains_call(expr: ast.expr) -> bool:
+    return any(isinstance(n, ast.Call | ast.Await) for n in ast.walk(expr))
+
+
+def statement_facts(node: ast.stmt, env: Env, *, is_last: bool = False) -> NameFacts:
+    """Facts for one top-level cell statement.
+
+    A non-final expression statement that calls something throws the result
+    away, so it is assumed to be called for its effect: it counts as an effect
+    that may change every name it reads.
+    """
+    collector = _Collector(env)
+    collector.visit(node)
+    facts = collector.facts()
+    if isinstance(node, ast.Expr) and not is_last and _contains_call(node.value):
+        args = {
+            name
+            for name in facts.reads - env.modules - env.immutables
+            if not is_builtin_name(name, env)
+        }
+        return NameFacts(
+            reads=facts.reads,
+            binds=facts.binds,
+            mutates=facts.mutates | args,
+            effect=True,
+            discarded_call=True,
+            opaque=facts.opaque,
+            functions=facts.functions,
+            called=facts.called,
+        )
+    return facts
+
+
+def body_facts(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda, env: Env) -> NameFacts:
+    """Facts about the globals a function body touches when it runs.
+
+    `reads` are free names (not parameters or locals); `binds` are names it
+    declares `global` and binds; `mutates` are free names it changes in place.
+    Nested functions are folded in, minus the enclosing locals they close over.
+    """
+    collector = _Collector(env, in_function=True)
+    args = node.args
+    params = {
+        a.arg
+        for a in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg)
+        if a is not None
+    }
+    body = [node.body] if isinstance(node, ast.Lambda) else node.body
+    for stmt in body:
+        collector.visit(stmt)
+    local = (params | collector.stores) - collector.global_decls
+    reads = set(collector.loads - local)
+    mutates = set(collector.mutates - local)
+    binds = set(collector.stores & collector.global_decls)
+    effect, opaque = collector.effect, collector.opaque
+    for inner in collector.functions:
+        if isinstance(inner.node, ast.ClassDef):
+            continue
+        sub = body_facts(inner.node, env)
+        reads |= sub.reads - local
+        mutates |= sub.mutates - local
+        binds |= sub.binds
+        effect, opaque = effect or sub.effect, opaque or sub.opaque
+    return NameFacts(
+        reads=frozenset(reads),
+        binds=frozenset(binds),
+        mutates=frozenset(mutates),
+        effect=effect,
+        discarded_call=False,
+        opaque=opaque,
+        global_decls=frozenset(collector.global_decls),
+        called=frozenset(collector.called - local),
+    )
+
+
+def class_body_functions(node: ast.ClassDef) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+    """Methods (including those of nested classes) whose bodies run when the class is used."""
+    found: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
+    for stmt in node.body:
+        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+            found.append(stmt)
+        elif isinstance(stmt, ast.ClassDef):
+            found.extend(class_body_functions(stmt))
+    return found
