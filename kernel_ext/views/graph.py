@@ -1,0 +1,117 @@
+"""Live graph view: laid out once by ``dot``, then only recoloured.
+
+The SVG from ``dot -Tsvg`` is cut into a template at every node's fill colour
+(and, for collapsed groups, its ``done/total`` text). A refresh fills the
+template with current values and, if the text changed, sets the HTML widget's
+value: no new layout, and a cost proportional to the SVG's size.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Hashable
+from typing import Any
+
+import ipywidgets as w
+
+from kernel_ext.events import TaskState
+from kernel_ext.views.dot import (
+    COLLAPSE_OVER,
+    INSTALL_HINT,
+    STATE_COLORS,
+    GraphLayout,
+    build,
+    dot_available,
+    group_color,
+)
+from kernel_ext.views.model import JobModel
+
+_NODE = re.compile(r'<g id="kx(\d+)" class="node">')
+_FILL = re.compile(r'fill="([^"]*)"')
+
+
+class SvgTemplate:
+    """An SVG split at replaceable values: ``pieces`` alternate with ``slots``."""
+
+    def __init__(self, svg: str, layout: GraphLayout) -> None:
+        self.pieces: list[str] = []
+        self.slots: list[tuple[str, int]] = []  # ("fill" | "count", node number)
+        self.values: list[str] = []
+        pos = 0
+        for match in _NODE.finditer(svg):
+            node = int(match.group(1))
+            end_of_node = svg.find("</g>", match.end())
+            fill = _FILL.search(svg, match.end(), end_of_node)
+            if fill is None:
+                continue
+            self._cut(svg, pos, fill.start(1), fill.end(1), ("fill", node))
+            pos = fill.end(1)
+            if layout.collapsed:
+                total = len(layout.members[node])
+                text = f">{total}/{total}<"
+                at = svg.find(text, pos, end_of_node)
+                if at >= 0:
+                    self._cut(svg, pos, at + 1, at + len(text) - 1, ("count", node))
+                    pos = at + len(text) - 1
+        self.pieces.append(svg[pos:])
+
+    def _cut(self, svg: str, pos: int, start: int, end: int, slot: tuple[str, int]) -> None:
+        self.pieces.append(svg[pos:start])
+        self.slots.append(slot)
+        self.values.append(svg[start:end])
+
+    def render(self) -> str:
+        out = [self.pieces[0]]
+        for value, piece in zip(self.values, self.pieces[1:], strict=True):
+            out.append(value)
+            out.append(piece)
+        return "".join(out)
+
+
+class GraphView:
+    """The job's graph in an HTML widget, nodes coloured by task state."""
+
+    def __init__(self, job: Any, model: JobModel, collapse_over: int = COLLAPSE_OVER) -> None:
+        self.job = job
+        self.widget = w.HTML(layout=w.Layout(max_height="600px", overflow="auto"))
+        self.template: SvgTemplate | None = None
+        if not dot_available():
+            self.widget.value = f'<div style="color:#a15c00">{INSTALL_HINT}</div>'
+            return
+        self.layout = build(job.graph, job.keys, model.states, collapse_over)
+        svg = self.layout.digraph.pipe(format="svg", encoding="utf-8")
+        svg = svg[svg.find("<svg"):]  # drop the XML prologue and doctype
+        self.template = SvgTemplate(svg, self.layout)
+        self._node_of: dict[Hashable, int] = {
+            key: n for n, keys in enumerate(self.layout.members) for key in keys
+        }
+        self.refresh(model, set(self._node_of), [])
+
+    @property
+    def svg(self) -> str:
+        return self.template.render() if self.template else ""
+
+    def refresh(self, model: JobModel, changed: set[Hashable], spans: list[Any]) -> None:
+        template = self.template
+        if template is None or not changed:
+            return
+        nodes = {self._node_of[k] for k in changed if k in self._node_of}
+        for i, (kind, node) in enumerate(template.slots):
+            if node not in nodes:
+                continue
+            if not self.layout.collapsed:
+                state = model.states.get(self.layout.members[node][0], TaskState.WAITING)
+                template.values[i] = STATE_COLORS[state]
+                continue
+            group = model.groups[self.layout.names[node]]
+            if kind == "fill":
+                template.values[i] = group_color(group.counts, group.total)
+            else:
+                template.values[i] = html.escape(f"{group.done}/{group.total}")
+        value = f"<div>{template.render()}</div>"
+        if value != self.widget.value:
+            self.widget.value = value
+
+    def finish(self, model: JobModel) -> None:
+        self.refresh(model, set(self._node_of) if self.template else set(), [])

@@ -1,0 +1,109 @@
+"""One throttled observer per job that drives every view of it.
+
+The dispatcher may deliver a batch every 20 ms; pushing each batch to three
+widgets would send hundreds of messages a second and slow the job. The hub's
+observer only appends the batch to a list. A ticker thread folds pending
+events into the :class:`JobModel` and refreshes the views at most ``rate``
+times a second, and the job's done callback refreshes them one last time and
+calls ``finish``. The ticker also runs when no events arrive, so elapsed time
+and the estimate keep moving while long tasks run.
+
+Widget updates come from the ticker (or dispatcher) thread: ipykernel routes
+them by comm id, so they reach the right cell whatever runs now.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from kernel_ext.events import TaskEvent
+from kernel_ext.views.model import JobModel
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RATE = 4.0  # refreshes per second
+
+
+class View(Protocol):
+    def refresh(self, model: JobModel, changed: set[Any], spans: list[Any]) -> None:
+        """Show the model's current state; ``changed``/``spans`` are new since last time."""
+
+    def finish(self, model: JobModel) -> None:
+        """The job has ended and every event was applied: settle into the final state."""
+
+
+class ViewHub:
+    """Feeds a job's events to views, throttled to ``rate`` refreshes per second."""
+
+    def __init__(self, job: Any, rate: float = DEFAULT_RATE) -> None:
+        self.job = job
+        self.views: list[View] = []
+        self.period = 1.0 / rate
+        self.refreshes = 0  # how many times views were refreshed (tests check the throttle)
+        self.finished = threading.Event()
+        self._pending: list[TaskEvent] = []
+        self._lock = threading.Lock()  # guards _pending
+        self._refresh_lock = threading.Lock()  # one refresh at a time
+        self._stop = threading.Event()
+        # Subscribe before the snapshot: an event may then be seen twice, which
+        # the model ignores, but none is lost.
+        job.subscribe(self._observe)
+        self.model = JobModel(job)
+
+    def start(self, views: Sequence[View]) -> ViewHub:
+        """Begin refreshing ``views`` (built from ``self.model``); finish them when the job ends."""
+        self.views = list(views)
+        ticker = threading.Thread(target=self._tick, name=f"kernel_ext-views-{self.job.id}",
+                                  daemon=True)
+        ticker.start()
+        self.job.add_done_callback(self._on_done)
+        return self
+
+    def _observe(self, events: Sequence[TaskEvent]) -> None:
+        with self._lock:
+            self._pending.extend(events)
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self.period):
+            self._refresh()
+
+    def _refresh(self) -> bool:
+        with self._refresh_lock:
+            if self.finished.is_set():
+                return False
+            with self._lock:
+                pending, self._pending = self._pending, []
+            self.model.apply(pending)
+            changed, spans = self.model.take_changes()
+            self.refreshes += 1
+            for view in self.views:
+                try:
+                    view.refresh(self.model, changed, spans)
+                except Exception:
+                    log.exception("view %r failed to refresh; the job is not affected", view)
+            return True
+
+    def _on_done(self, job: Any) -> None:
+        self._stop.set()
+        self._refresh()
+        with self._refresh_lock:
+            self.job.unsubscribe(self._observe)
+            # Late joiners may have missed the final events; the job's own states are exact.
+            self.model.apply_snapshot(job.states())
+            self.finished.set()
+            for view in self.views:
+                try:
+                    view.finish(self.model)
+                except Exception:
+                    log.exception("view %r failed to finish; the job is not affected", view)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the views show the job's final state (for tests and scripts)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        ok = self.job.wait(timeout)
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        return ok and self.finished.wait(remaining)

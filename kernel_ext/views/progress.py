@@ -1,0 +1,141 @@
+"""Progress bars: one per task group plus an overall bar, a Cancel button, a final summary.
+
+All state is in ipywidgets models (bar values, styles, texts), so a notebook
+saved with widget state shows the final bars and summary.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from typing import Any
+
+import ipywidgets as w
+
+from kernel_ext.events import TaskState
+from kernel_ext.views.model import GroupCounts, JobModel
+
+_ENDED = (TaskState.FINISHED, TaskState.FAILED, TaskState.CANCELLED, TaskState.SKIPPED)
+
+
+def fmt_seconds(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, sec = divmod(int(seconds + 0.5), 60)
+    if minutes < 60:
+        return f"{minutes} min {sec:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def summary_text(job: Any, model: JobModel) -> str:
+    """``12 tasks · 3.2 s · 2 workers``, plus failed/skipped/cancelled counts if any."""
+    totals = model.totals()
+    n = len(job.keys)
+    parts = [f"{n} task{'s' if n != 1 else ''}"]
+    if job.started_at is not None:
+        end = job.ended_at if job.ended_at is not None else time.monotonic()
+        parts.append(fmt_seconds(end - job.started_at))
+    parts.append(f"{job.num_workers} worker{'s' if job.num_workers != 1 else ''}")
+    for state in (TaskState.FAILED, TaskState.SKIPPED, TaskState.CANCELLED):
+        if totals[state]:
+            parts.append(f"{totals[state]} {state.value}")
+    return " · ".join(parts)
+
+
+class _GroupRow:
+    """Label, bar and counts of one group."""
+
+    def __init__(self, name: str, total: int) -> None:
+        self.label = w.Label(name, layout=w.Layout(width="12em"))
+        self.label.description_tooltip = name
+        self.bar = w.IntProgress(value=0, min=0, max=max(total, 1), bar_style="info",
+                                 layout=w.Layout(flex="1 1 auto"))
+        self.text = w.HTML(layout=w.Layout(width="auto"))
+        self.box = w.HBox([self.label, self.bar, self.text])
+
+    def show(self, group: GroupCounts, final: bool) -> None:
+        counts = group.counts
+        ended = sum(counts[s] for s in _ENDED)
+        parts = [f"{counts[TaskState.FINISHED]}/{group.total}"]
+        if counts[TaskState.RUNNING] and not final:
+            parts.append(f"{counts[TaskState.RUNNING]} running")
+        for state in (TaskState.FAILED, TaskState.SKIPPED, TaskState.CANCELLED):
+            if counts[state]:
+                parts.append(f"{counts[state]} {state.value}")
+        text = html.escape(" · ".join(parts))
+        if counts[TaskState.FAILED]:
+            self.bar.bar_style = "danger"
+            text += f' <span style="color:#c62828">{html.escape(group.error or "failed")}</span>'
+        elif final and counts[TaskState.FINISHED] == group.total:
+            self.bar.bar_style = "success"
+        elif final:
+            self.bar.bar_style = "warning"
+        self.bar.value = ended
+        self.text.value = text
+
+
+class ProgressView:
+    """The progress widget of one job; ``widget`` is what gets displayed."""
+
+    def __init__(self, job: Any, model: JobModel) -> None:
+        self.job = job
+        self.title = w.HTML(f"<b>{html.escape(job.name)}</b>")
+        total = max(len(job.keys), 1)
+        self.overall = w.IntProgress(value=0, min=0, max=total, bar_style="info",
+                                     layout=w.Layout(flex="1 1 auto"))
+        self.overall_text = w.HTML()
+        self.cancel_button = w.Button(description="Cancel", icon="stop",
+                                      button_style="warning", layout=w.Layout(width="8em"))
+        self.cancel_button.on_click(self._on_cancel)
+        self.rows = {name: _GroupRow(name, g.total) for name, g in model.groups.items()}
+        self.summary = w.HTML()
+        self.widget = w.VBox(
+            [self.title, w.HBox([self.overall, self.overall_text, self.cancel_button]),
+             *(row.box for row in self.rows.values())]
+        )
+        self.widget.add_class("kernel-ext-progress")
+        self.refresh(model, set(), [])
+
+    def _on_cancel(self, _button: w.Button) -> None:
+        self.cancel_button.disabled = True
+        self.cancel_button.description = "Cancelling"
+        self.job.cancel()
+
+    def refresh(self, model: JobModel, changed: set[Any], spans: list[Any]) -> None:
+        totals = model.totals()
+        ended = sum(totals[s] for s in _ENDED)
+        self.overall.value = ended
+        if any(g.counts[TaskState.FAILED] for g in model.groups.values()):
+            self.overall.bar_style = "danger"
+        self.overall_text.value = html.escape(self._timing(ended))
+        for name, row in self.rows.items():
+            row.show(model.groups[name], final=False)
+
+    def _timing(self, ended: int) -> str:
+        job, n = self.job, len(self.job.keys)
+        text = f"{ended}/{n}"
+        if job.started_at is None:
+            return text
+        elapsed = time.monotonic() - job.started_at
+        text += f" · {fmt_seconds(elapsed)}"
+        if 0 < ended < n:
+            text += f" · ~{fmt_seconds(elapsed * (n - ended) / ended)} left"
+        return text
+
+    def finish(self, model: JobModel) -> None:
+        """Settle into one summary line, keeping failed groups (red, with their error) below it."""
+        self.refresh(model, set(), [])
+        for row in self.rows.values():
+            row.show(model.groups[row.label.value], final=True)
+        totals = model.totals()
+        ok = totals[TaskState.FINISHED] == len(self.job.keys)
+        self.overall.bar_style = "success" if ok else (
+            "danger" if totals[TaskState.FAILED] else "warning")
+        self.cancel_button.disabled = True
+        color = "#2e7d32" if ok else "#c62828"
+        self.summary.value = (f'<span style="color:{color}">{"✔" if ok else "✘"}</span> '
+                              f"<b>{html.escape(self.job.name)}</b>: "
+                              f"{html.escape(summary_text(self.job, model))}")
+        failed = [row.box for row in self.rows.values() if row.bar.bar_style == "danger"]
+        self.widget.children = [self.summary, *failed]

@@ -1,0 +1,104 @@
+"""Choosing and displaying a job's views: widgets in a notebook, a text bar elsewhere."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as w
+
+from kernel_ext.views.graph import GraphView
+from kernel_ext.views.hub import DEFAULT_RATE, ViewHub
+from kernel_ext.views.progress import ProgressView, summary_text
+from kernel_ext.views.text import TextProgress
+
+
+def in_widget_frontend() -> bool:
+    """True inside a Jupyter kernel (ZMQInteractiveShell), where widgets can have a frontend."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
+class JobViews(w.VBox):
+    """The container of a job's views.
+
+    Displayed with a display id; when the job ends that output is updated with
+    the same widget plus a final ``text/plain`` summary, so a frontend without
+    widgets (or nbconvert to text) shows the outcome rather than a widget repr.
+    """
+
+    def __init__(self, children: list[w.Widget], hub: ViewHub, **kwargs: Any) -> None:
+        super().__init__(children, **kwargs)
+        self.hub = hub
+        self._handles: list[Any] = []
+        self.add_class("kernel-ext-views")
+
+    def plain_text(self) -> str:
+        job = self.hub.job
+        if not self.hub.finished.is_set():
+            return f"{job.name}: running, {len(job.keys)} tasks"
+        return f"{job.name}: {summary_text(job, self.hub.model)}"
+
+    def _bundle(self) -> dict[str, Any]:
+        return {
+            "text/plain": self.plain_text(),
+            "application/vnd.jupyter.widget-view+json": {
+                "version_major": 2, "version_minor": 0, "model_id": self.model_id,
+            },
+        }
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        handle = display(self._bundle(), raw=True, display_id=True)
+        if handle is not None:
+            self._handles.append(handle)
+            if self.hub.finished.is_set():
+                return
+        self.hub.job.add_done_callback(lambda _job: self._final_update())
+
+    def _final_update(self) -> None:
+        self.hub.finished.wait(5)  # the hub's own done callback may run just after this one
+        for handle in self._handles:
+            handle.update(self._bundle(), raw=True)
+
+
+def show_views(job: Any, progress: bool = True, stream: bool = False, graph: bool = False,
+               *, rate: float = DEFAULT_RATE, widgets: bool | None = None) -> Any:
+    """Create live views of ``job`` fed by one throttled observer, and return their container.
+
+    In a Jupyter kernel this is a :class:`JobViews` widget (display it); elsewhere
+    (terminal IPython, scripts) it is a :class:`TextProgress` writing to stderr.
+    ``widgets`` forces one or the other.
+    """
+    if widgets is None:
+        widgets = in_widget_frontend()
+    hub = ViewHub(job, rate=rate)
+    if not widgets:
+        text = TextProgress(job, hub.model)
+        hub.start([text])
+        return text
+    views: list[Any] = []
+    if progress:
+        views.append(ProgressView(job, hub.model))
+    if stream:
+        from kernel_ext.views.stream import TaskStreamView
+
+        views.append(TaskStreamView(job, hub.model))
+    if graph:
+        views.append(GraphView(job, hub.model))
+    hub.start(views)
+    return JobViews([v.widget for v in views], hub)
+
+
+def display_views(job: Any, progress: bool = True, stream: bool = False,
+                  graph: bool = False) -> None:
+    """Show the views in the current cell (``Job.show``); in a terminal, start the text bar."""
+    views = show_views(job, progress=progress, stream=stream, graph=graph)
+    if isinstance(views, w.Widget):
+        from IPython.display import display
+
+        display(views)
