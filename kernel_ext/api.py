@@ -1,8 +1,8 @@
 """The engine's entry points: ``submit`` starts a job, ``get`` runs one to the end.
 
 ``get`` has the signature and result shapes of Dask's ``get`` functions
-(``dask.threaded.get``): a key gives a value, a list of keys a list, nested
-lists nested lists. So the same graph dict runs here and on Dask unchanged.
+(``dask.threaded.get``): a key gives a value, a list of keys a tuple of
+values, nested lists nested tuples. So the same graph dict runs here and on Dask unchanged.
 """
 
 from __future__ import annotations

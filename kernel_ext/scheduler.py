@@ -82,7 +82,7 @@ class Job:
     """One run of a graph. Create with :func:`kernel_ext.submit`; it does not block.
 
     ``outputs`` is the requested key structure (a key, or nested lists of keys);
-    ``result()`` returns values in that same shape.
+    ``result()`` returns values in that shape, lists as tuples (as Dask's ``get``).
     """
 
     def __init__(
@@ -510,8 +510,9 @@ def _flatten_keys(outputs: Any) -> Iterator[Hashable]:
 
 
 def _shape(outputs: Any, value_of: Callable[[Hashable], Any]) -> Any:
+    """Values in the shape of ``outputs``; a list of keys gives a tuple, as Dask's ``get``."""
     if isinstance(outputs, list):
-        return [_shape(item, value_of) for item in outputs]
+        return tuple(_shape(item, value_of) for item in outputs)
     return value_of(outputs)
 
 
