@@ -116,7 +116,8 @@ def from_dask(dsk: Mapping[Hashable, Any]) -> Graph:
 
     Values follow Dask's spec: a tuple whose first element is callable is a
     task; a key of the graph is a reference (or, as a whole value, an alias);
-    lists are traversed; anything else is a literal. A top-level tuple whose
+    lists, and tuples inside a task's arguments, are traversed (as Dask does);
+    anything else is a literal. A top-level tuple whose
     first element is not callable is almost always a typo'd task, so it is an
     error here rather than a silent literal.
     """
@@ -158,6 +159,8 @@ def _convert_dask_arg(arg: Any, keys: Any) -> Any:
         return Ref(arg)
     if type(arg) is list:
         return [_convert_dask_arg(a, keys) for a in arg]
+    if type(arg) is tuple:
+        return tuple(_convert_dask_arg(a, keys) for a in arg)
     return arg
 
 
