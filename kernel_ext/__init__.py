@@ -17,6 +17,16 @@ from kernel_ext.events import TaskEvent, TaskState
 from kernel_ext.graph import Call, Graph, Ref, Task, from_dask
 from kernel_ext.scheduler import Job, JobStatus
 
+
+def visualize(
+    job_or_graph: object, filename: str | None = None, format: str | None = None
+) -> object:
+    """Draw a job (coloured by state) or a graph with Graphviz; see :mod:`kernel_ext.views.dot`."""
+    from kernel_ext.views.dot import visualize as draw  # lazy: widgets/graphviz only when asked
+
+    return draw(job_or_graph, filename=filename, format=format)
+
+
 __all__ = [
     "Call",
     "CycleError",
@@ -36,6 +46,7 @@ __all__ = [
     "from_dask",
     "get",
     "submit",
+    "visualize",
 ]
 
 

@@ -15,7 +15,6 @@ from typing import Any
 
 import ipywidgets as w
 
-from kernel_ext.events import TaskState
 from kernel_ext.views.dot import (
     COLLAPSE_OVER,
     INSTALL_HINT,
@@ -25,7 +24,7 @@ from kernel_ext.views.dot import (
     dot_available,
     group_color,
 )
-from kernel_ext.views.model import JobModel
+from kernel_ext.views.model import Changes, JobModel
 
 _NODE = re.compile(r'<g id="kx(\d+)" class="node">')
 _FILL = re.compile(r'fill="([^"]*)"')
@@ -83,26 +82,36 @@ class GraphView:
         svg = self.layout.digraph.pipe(format="svg", encoding="utf-8")
         svg = svg[svg.find("<svg"):]  # drop the XML prologue and doctype
         self.template = SvgTemplate(svg, self.layout)
-        self._node_of: dict[Hashable, int] = {
-            key: n for n, keys in enumerate(self.layout.members) for key in keys
-        }
-        self.refresh(model, set(self._node_of), [])
+        self._node_of: dict[Hashable, int] = {}
+        if self.layout.collapsed:
+            self._group_node = {name: n for n, name in enumerate(self.layout.names)}
+        else:
+            model.track_keys = True  # recolour single tasks, not whole groups
+            self._node_of = {keys[0]: n for n, keys in enumerate(self.layout.members)}
+        self._refresh_nodes(model, set(range(len(self.layout.members))))
 
     @property
     def svg(self) -> str:
         return self.template.render() if self.template else ""
 
-    def refresh(self, model: JobModel, changed: set[Hashable], spans: list[Any]) -> None:
-        template = self.template
-        if template is None or not changed:
+    def refresh(self, model: JobModel, changes: Changes) -> None:
+        if self.template is None:
             return
-        nodes = {self._node_of[k] for k in changed if k in self._node_of}
+        if self.layout.collapsed:
+            nodes = {self._group_node[g] for g in changes.groups if g in self._group_node}
+        else:
+            nodes = {self._node_of[k] for k in changes.keys if k in self._node_of}
+        if nodes:
+            self._refresh_nodes(model, nodes)
+
+    def _refresh_nodes(self, model: JobModel, nodes: set[int]) -> None:
+        template = self.template
+        assert template is not None
         for i, (kind, node) in enumerate(template.slots):
             if node not in nodes:
                 continue
             if not self.layout.collapsed:
-                state = model.states.get(self.layout.members[node][0], TaskState.WAITING)
-                template.values[i] = STATE_COLORS[state]
+                template.values[i] = STATE_COLORS[model.state(self.layout.members[node][0])]
                 continue
             group = model.groups[self.layout.names[node]]
             if kind == "fill":
@@ -114,4 +123,5 @@ class GraphView:
             self.widget.value = value
 
     def finish(self, model: JobModel) -> None:
-        self.refresh(model, set(self._node_of) if self.template else set(), [])
+        if self.template is not None:
+            self._refresh_nodes(model, set(range(len(self.layout.members))))

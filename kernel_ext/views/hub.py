@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from kernel_ext.events import TaskEvent
-from kernel_ext.views.model import JobModel
+from kernel_ext.views.model import Changes, JobModel
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +29,8 @@ DEFAULT_RATE = 4.0  # refreshes per second
 
 
 class View(Protocol):
-    def refresh(self, model: JobModel, changed: set[Any], spans: list[Any]) -> None:
-        """Show the model's current state; ``changed``/``spans`` are new since last time."""
+    def refresh(self, model: JobModel, changes: Changes) -> None:
+        """Show the model's current state; ``changes`` tells what is new since last time."""
 
     def finish(self, model: JobModel) -> None:
         """The job has ended and every event was applied: settle into the final state."""
@@ -78,11 +78,11 @@ class ViewHub:
             with self._lock:
                 pending, self._pending = self._pending, []
             self.model.apply(pending)
-            changed, spans = self.model.take_changes()
+            changes = self.model.take_changes()
             self.refreshes += 1
             for view in self.views:
                 try:
-                    view.refresh(self.model, changed, spans)
+                    view.refresh(self.model, changes)
                 except Exception:
                     log.exception("view %r failed to refresh; the job is not affected", view)
             return True

@@ -13,7 +13,7 @@ from typing import Any
 import ipywidgets as w
 
 from kernel_ext.events import TaskState
-from kernel_ext.views.model import GroupCounts, JobModel
+from kernel_ext.views.model import NO_CHANGES, Changes, GroupCounts, JobModel
 
 _ENDED = (TaskState.FINISHED, TaskState.FAILED, TaskState.CANCELLED, TaskState.SKIPPED)
 
@@ -95,22 +95,22 @@ class ProgressView:
              *(row.box for row in self.rows.values())]
         )
         self.widget.add_class("kernel-ext-progress")
-        self.refresh(model, set(), [])
+        self.refresh(model, NO_CHANGES)
 
     def _on_cancel(self, _button: w.Button) -> None:
         self.cancel_button.disabled = True
         self.cancel_button.description = "Cancelling"
         self.job.cancel()
 
-    def refresh(self, model: JobModel, changed: set[Any], spans: list[Any]) -> None:
+    def refresh(self, model: JobModel, changes: Changes) -> None:
         totals = model.totals()
         ended = sum(totals[s] for s in _ENDED)
         self.overall.value = ended
         if any(g.counts[TaskState.FAILED] for g in model.groups.values()):
             self.overall.bar_style = "danger"
         self.overall_text.value = html.escape(self._timing(ended))
-        for name, row in self.rows.items():
-            row.show(model.groups[name], final=False)
+        for name in changes.groups if changes is not NO_CHANGES else self.rows:
+            self.rows[name].show(model.groups[name], final=False)
 
     def _timing(self, ended: int) -> str:
         job, n = self.job, len(self.job.keys)
@@ -125,7 +125,7 @@ class ProgressView:
 
     def finish(self, model: JobModel) -> None:
         """Settle into one summary line, keeping failed groups (red, with their error) below it."""
-        self.refresh(model, set(), [])
+        self.refresh(model, NO_CHANGES)
         for row in self.rows.values():
             row.show(model.groups[row.label.value], final=True)
         totals = model.totals()

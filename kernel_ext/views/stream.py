@@ -23,9 +23,10 @@ from collections.abc import Hashable
 from typing import Any
 
 from kernel_ext.events import TaskState
-from kernel_ext.views.model import JobModel, Span
+from kernel_ext.views.model import Changes, JobModel, Span
 
 MAX_ROWS = 2000
+_FAILED = TaskState.FAILED.value
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf",
            "#bcbd22", "#7f7f7f", "#aec7e8", "#ffbb78", "#98df8a", "#c5b0d5", "#c49c94")
 FAILED_COLOR = "#d62728"
@@ -59,6 +60,7 @@ class TaskStreamView:
         from bokeh.plotting import figure
 
         self.job = job
+        model.track_spans = True
         self.max_rows = max_rows
         self.rows = 0  # rows sent so far
         self.tasks = 0  # task runs represented by them
@@ -88,7 +90,8 @@ class TaskStreamView:
     COLUMNS = ("key", "group", "worker", "lane", "left", "right", "duration", "color", "alpha",
                "count")
 
-    def refresh(self, model: JobModel, changed: set[Hashable], spans: list[Span]) -> None:
+    def refresh(self, model: JobModel, changes: Changes) -> None:
+        spans = changes.spans
         if not spans:
             return
         if self.rows + len(spans) <= self.max_rows:
@@ -115,16 +118,16 @@ class TaskStreamView:
                 acc[0] = min(acc[0], s.start)
                 acc[1] = max(acc[1], s.end)
                 acc[2] += 1
-                if s.state is TaskState.FAILED:
+                if s.state == _FAILED:
                     acc[3] = s.state
         for (worker, group), (start, end, n, state) in merged.items():
             rows.append(self._row(f"{n} tasks", group, worker, start, end, state, n))
         return rows
 
     def _row(self, key: Hashable, group: str, worker: str, start: float, end: float,
-             state: TaskState, count: int) -> tuple[Any, ...]:
+             state: str, count: int) -> tuple[Any, ...]:
         t0 = self.job.started_at or start
-        color = FAILED_COLOR if state is TaskState.FAILED else self._color(group)
+        color = FAILED_COLOR if state == _FAILED else self._color(group)
         lane = self.lanes.setdefault(worker, len(self.lanes))
         return (str(key), group, short_worker(worker), lane, start - t0, end - t0, end - start,
                 color, 0.9 if count == 1 else 0.6, count)

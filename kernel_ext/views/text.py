@@ -6,7 +6,7 @@ import sys
 from typing import Any, TextIO
 
 from kernel_ext.events import TaskState
-from kernel_ext.views.model import JobModel
+from kernel_ext.views.model import Changes, JobModel
 from kernel_ext.views.progress import _ENDED, summary_text
 
 WIDTH = 30
@@ -35,7 +35,7 @@ class TextProgress:
             text += f" · {totals[TaskState.FAILED]} failed"
         return text
 
-    def refresh(self, model: JobModel, changed: set[Any], spans: list[Any]) -> None:
+    def refresh(self, model: JobModel, changes: Changes) -> None:
         text = self.line(model)
         if text != self.last:
             # Pad with spaces so a shorter line fully covers the previous one.
