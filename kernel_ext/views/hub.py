@@ -17,7 +17,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from kernel_ext.events import TaskEvent
@@ -26,6 +27,22 @@ from kernel_ext.views.model import Changes, JobModel
 log = logging.getLogger(__name__)
 
 DEFAULT_RATE = 4.0  # refreshes per second
+_live_hubs: weakref.WeakSet[ViewHub] = weakref.WeakSet()  # for settle_finished_views
+
+
+def settle_finished_views(*_args: Any, timeout: float = 1.0) -> None:
+    """Wait briefly for views of jobs that have ended but not yet drawn their final state.
+
+    ``job.wait()`` returns as soon as the job ends; its last events and the
+    views' final refresh follow some milliseconds later from the dispatcher
+    thread. Run as a ``post_run_cell`` hook, this makes a cell that waited on a
+    job end with the views final, so headless runs (nbclient, which keeps only
+    updates that arrive while a cell runs) save the final widget state.
+    """
+    deadline = time.monotonic() + timeout
+    for hub in list(_live_hubs):
+        if hub.job.done() and not hub.finished.is_set():
+            hub.finished.wait(max(0.0, deadline - time.monotonic()))
 
 
 class View(Protocol):
@@ -49,6 +66,8 @@ class ViewHub:
         self._lock = threading.Lock()  # guards _pending
         self._refresh_lock = threading.Lock()  # one refresh at a time
         self._stop = threading.Event()
+        self._finish_callbacks: list[Callable[[], None]] = []
+        self.final = False  # the model holds the final states; views are settling or settled
         # Subscribe before the snapshot: an event may then be seen twice, which
         # the model ignores, but none is lost.
         job.subscribe(self._observe)
@@ -60,6 +79,7 @@ class ViewHub:
         ticker = threading.Thread(target=self._tick, name=f"kernel_ext-views-{self.job.id}",
                                   daemon=True)
         ticker.start()
+        _live_hubs.add(self)
         self.job.add_done_callback(self._on_done)
         return self
 
@@ -73,7 +93,7 @@ class ViewHub:
 
     def _refresh(self) -> bool:
         with self._refresh_lock:
-            if self.finished.is_set():
+            if self.final:
                 return False
             with self._lock:
                 pending, self._pending = self._pending, []
@@ -91,15 +111,29 @@ class ViewHub:
         self._stop.set()
         self._refresh()
         with self._refresh_lock:
+            self.final = True
             self.job.unsubscribe(self._observe)
             # Late joiners may have missed the final events; the job's own states are exact.
             self.model.apply_snapshot(job.states())
-            self.finished.set()
             for view in self.views:
                 try:
                     view.finish(self.model)
                 except Exception:
                     log.exception("view %r failed to finish; the job is not affected", view)
+            for callback in self._finish_callbacks:
+                try:
+                    callback()
+                except Exception:
+                    log.exception("a views finish callback raised; the job is not affected")
+            self.finished.set()
+
+    def add_finish_callback(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` after the views settled; at once if they already have."""
+        with self._refresh_lock:
+            if not self.finished.is_set():
+                self._finish_callbacks.append(callback)
+                return
+        callback()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the views show the job's final state (for tests and scripts)."""

@@ -7,7 +7,7 @@ from typing import Any
 import ipywidgets as w
 
 from kernel_ext.views.graph import GraphView
-from kernel_ext.views.hub import DEFAULT_RATE, ViewHub
+from kernel_ext.views.hub import DEFAULT_RATE, ViewHub, settle_finished_views
 from kernel_ext.views.progress import ProgressView, summary_text
 from kernel_ext.views.text import TextProgress
 
@@ -33,12 +33,11 @@ class JobViews(w.VBox):
     def __init__(self, children: list[w.Widget], hub: ViewHub, **kwargs: Any) -> None:
         super().__init__(children, **kwargs)
         self.hub = hub
-        self._handles: list[Any] = []
         self.add_class("kernel-ext-views")
 
     def plain_text(self) -> str:
         job = self.hub.job
-        if not self.hub.finished.is_set():
+        if not self.hub.final:
             return f"{job.name}: running, {len(job.keys)} tasks"
         return f"{job.name}: {summary_text(job, self.hub.model)}"
 
@@ -54,16 +53,8 @@ class JobViews(w.VBox):
         from IPython.display import display
 
         handle = display(self._bundle(), raw=True, display_id=True)
-        if handle is not None:
-            self._handles.append(handle)
-            if self.hub.finished.is_set():
-                return
-        self.hub.job.add_done_callback(lambda _job: self._final_update())
-
-    def _final_update(self) -> None:
-        self.hub.finished.wait(5)  # the hub's own done callback may run just after this one
-        for handle in self._handles:
-            handle.update(self._bundle(), raw=True)
+        if handle is not None and not self.hub.finished.is_set():
+            self.hub.add_finish_callback(lambda: handle.update(self._bundle(), raw=True))
 
 
 def show_views(job: Any, progress: bool = True, stream: bool = False, graph: bool = False,
@@ -99,6 +90,16 @@ def display_views(job: Any, progress: bool = True, stream: bool = False,
     """Show the views in the current cell (``Job.show``); in a terminal, start the text bar."""
     views = show_views(job, progress=progress, stream=stream, graph=graph)
     if isinstance(views, w.Widget):
+        from IPython import get_ipython
         from IPython.display import display
 
+        install_settle_hook(get_ipython())
         display(views)
+
+
+def install_settle_hook(shell: Any) -> None:
+    """Make cells that wait on a job end with its views final (see settle_finished_views)."""
+    if shell is None or getattr(shell, "_kernel_ext_settle_hook", False):
+        return
+    shell.events.register("post_run_cell", settle_finished_views)
+    shell._kernel_ext_settle_hook = True
