@@ -1,0 +1,377 @@
+"""Build the dependency plan of a cell: statements, edges, and why each edge exists.
+
+Edges come from names (read-after-write, write-after-read, write-after-write),
+plus three markers: ``<effect>`` chains effect statements in source order,
+``<opaque>`` makes opaque statements full barriers, and ``<output>`` keeps the
+displayed final value after all earlier effects.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import sys
+import types
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+
+from kernel_ext.analysis.effects import is_immutable, qualname_of
+from kernel_ext.analysis.fanout import FanOut, FanOutContext, detect_fanout
+from kernel_ext.analysis.hidden import CellBinding, HiddenResolver
+from kernel_ext.analysis.names import Env, NameFacts, statement_facts
+
+EFFECT = "<effect>"
+OPAQUE = "<opaque>"
+OUTPUT = "<output>"
+
+# Calls whose result is a one-shot iterator: reading such a name consumes it.
+_ITERATOR_MAKERS = frozenset({"iter", "map", "filter", "zip", "enumerate", "reversed", "open"})
+
+
+@dataclass(frozen=True)
+class Edge:
+    """This statement must wait for statement `before`."""
+
+    before: int  # index of the earlier statement
+    reasons: frozenset[str]  # names that caused the edge, or <effect>/<opaque>/<output>
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One top-level statement of the cell and what it must wait for."""
+
+    index: int  # 0-based position among the cell's top-level statements
+    node: ast.stmt  # its AST; line numbers relative to the cell source, 1-based
+    source: str  # its source text (including decorators)
+    lineno: int  # first line (the first decorator for decorated defs)
+    end_lineno: int  # last line
+    reads: frozenset[str]  # names read, including hidden reads through notebook functions
+    writes: frozenset[str]  # names bound, deleted or changed in place (also via aliases)
+    effect: bool  # outside effect / hidden global state: ordered with every other effect
+    opaque: bool  # analysis can't see through: ordered against every other statement
+    produces_value: bool  # the last statement, when a bare expression (shown as Out[n])
+    deps: tuple[Edge, ...]  # direct edges to earlier statements, ascending by `before`
+    fanout: FanOut | None  # set when its iterations can run as separate tasks
+
+
+@dataclass(frozen=True)
+class CellPlan:
+    """The analysed cell; `statements[i].index == i`."""
+
+    source: str
+    statements: tuple[Statement, ...]
+
+    def explain(self) -> str:
+        """Human-readable plan for `%%parallel --explain`."""
+        lines: list[str] = []
+        for stmt in self.statements:
+            first = stmt.source.splitlines()[0] if stmt.source else ""
+            short = first if len(first) <= 60 else first[:57] + "..."
+            if stmt.source.count("\n"):
+                short += " ..."
+            flags = [
+                flag
+                for flag, on in (
+                    ("effect", stmt.effect),
+                    ("opaque", stmt.opaque),
+                    ("value", stmt.produces_value),
+                )
+                if on
+            ]
+            if stmt.fanout is not None:
+                flags.append(f"fan-out: {stmt.fanout.describe()}")
+            suffix = f"  [{', '.join(flags)}]" if flags else ""
+            lines.append(f"#{stmt.index} (line {stmt.lineno}) {short}{suffix}")
+            if not stmt.deps:
+                lines.append("    runs independently")
+            for edge in stmt.deps:
+                why = ", ".join(sorted(edge.reasons))
+                lines.append(f"    waits for #{edge.before} because of {why}")
+        return "\n".join(lines)
+
+
+def analyze_cell(
+    source: str, namespace: Mapping[str, object] | None = None, filename: str = "<cell>"
+) -> CellPlan:
+    """Analyse `source` (plain Python, after IPython's transforms) into a plan.
+
+    `namespace` is the user namespace before the cell runs; without it nothing
+    is known about earlier cells.  SyntaxErrors propagate exactly as running
+    the cell would raise them.
+    """
+    tree = ast.parse(source, filename)
+    # ast.parse accepts some things compiling rejects ('return' outside function).
+    compile(source, filename, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
+    ns: Mapping[str, object] = namespace if namespace is not None else {}
+    builder = _Builder(source, ns, _initial_env(ns, tree))
+    for i, node in enumerate(tree.body):
+        builder.add(i, node, is_last=i == len(tree.body) - 1)
+    return CellPlan(source, tuple(builder.statements))
+
+
+def _initial_env(ns: Mapping[str, object], tree: ast.Module) -> Env:
+    qualnames: dict[str, str] = {}
+    modules: set[str] = set()
+    immutables: set[str] = set()
+    for name, value in ns.items():
+        if isinstance(value, types.ModuleType):
+            modules.add(name)
+        if is_immutable(value):
+            immutables.add(name)
+        qualname = qualname_of(value)
+        if qualname is not None and not qualname.startswith("__main__."):
+            qualnames[name] = qualname
+    bound = _names_bound_anywhere(tree)
+    return Env(
+        qualnames=MappingProxyType(qualnames),
+        modules=frozenset(modules),
+        user_names=frozenset(ns) | bound,
+        immutables=frozenset(immutables),
+    )
+
+
+def _names_bound_anywhere(tree: ast.Module) -> frozenset[str]:
+    bound: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            bound.add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            bound.add(node.name)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            bound.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) and node.name:
+            bound.add(node.name)
+    return frozenset(bound)
+
+
+@dataclass
+class _Aliases:
+    """May-alias relation between names, flow-sensitive within the cell.
+
+    Objects shared before the cell are only known when the namespace maps two
+    names to the very same object; containment from earlier cells is not.
+    """
+
+    groups: dict[str, set[str]] = field(default_factory=dict)
+
+    def seed_from_namespace(self, ns: Mapping[str, object], names: Iterable[str]) -> None:
+        by_id: dict[int, list[str]] = {}
+        for name in names:
+            if name in ns and not is_immutable(ns[name]):
+                by_id.setdefault(id(ns[name]), []).append(name)
+        for same in by_id.values():
+            for name in same:
+                self.groups.setdefault(name, set()).update(n for n in same if n != name)
+
+    def expand(self, names: Iterable[str]) -> frozenset[str]:
+        out = set(names)
+        for name in list(out):
+            out |= self.groups.get(name, set())
+        return frozenset(out)
+
+    def rebind(self, name: str, sources: frozenset[str], keep_old: bool) -> None:
+        if not keep_old:
+            for other in self.groups.pop(name, set()):
+                self.groups.get(other, set()).discard(name)
+        new = set(self.expand(sources)) - {name}
+        self.groups.setdefault(name, set()).update(new)
+        for other in new:
+            self.groups.setdefault(other, set()).add(name)
+
+    def forget(self, name: str) -> None:
+        self.rebind(name, frozenset(), keep_old=False)
+
+
+@dataclass
+class _Builder:
+    """Walks statements in order, tracking last writers, readers, effects, barriers."""
+
+    source: str
+    ns: Mapping[str, object]
+    env: Env
+    statements: list[Statement] = field(default_factory=list)
+    last_writer: dict[str, int] = field(default_factory=dict)
+    readers: dict[str, set[int]] = field(default_factory=dict)
+    last_effect: int | None = None
+    last_opaque: int | None = None
+    aliases: _Aliases = field(default_factory=_Aliases)
+    consumable: set[str] = field(default_factory=set)
+    bound_in_cell: set[str] = field(default_factory=set)
+    resolver: HiddenResolver = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.resolver = HiddenResolver(self.ns, self.env)
+        self.aliases.seed_from_namespace(self.ns, self.env.user_names)
+        self.consumable = {
+            name
+            for name, value in self.ns.items()
+            if isinstance(value, types.GeneratorType)
+            or (hasattr(value, "__next__") and hasattr(value, "__iter__"))
+        }
+
+    def add(self, index: int, node: ast.stmt, *, is_last: bool) -> None:
+        facts = statement_facts(node, self.env, is_last=is_last)
+        lambdas = [f for f in facts.functions if f.name is None]
+        hidden = self.resolver.of_names(facts.reads, lambdas)
+        consumed = (facts.reads | hidden.reads) & self.consumable
+        reads = facts.reads | hidden.reads
+        writes = facts.binds | self.aliases.expand(facts.mutates | hidden.writes | consumed)
+        effect = facts.effect or hidden.effect
+        opaque = facts.opaque or hidden.opaque
+        produces_value = is_last and isinstance(node, ast.Expr)
+        fanout = None if opaque else detect_fanout(node, self._fanout_context())
+        deps = self._edges(index, reads, writes, effect, opaque, produces_value)
+        self._track_bindings(node, facts)
+        lineno = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+        end_lineno = node.end_lineno or node.lineno
+        self.statements.append(
+            Statement(
+                index=index,
+                node=node,
+                source=_segment(self.source, node, lineno),
+                lineno=lineno,
+                end_lineno=end_lineno,
+                reads=reads,
+                writes=writes,
+                effect=effect,
+                opaque=opaque,
+                produces_value=produces_value,
+                deps=deps,
+                fanout=fanout,
+            )
+        )
+
+    def _fanout_context(self) -> FanOutContext:
+        return FanOutContext(
+            env=self.env,
+            resolver=self.resolver,
+            bound_before=frozenset(self.ns) | frozenset(self.bound_in_cell),
+            consumable=frozenset(self.consumable),
+            aliases=self.aliases.expand,
+        )
+
+    def _edges(
+        self,
+        index: int,
+        reads: frozenset[str],
+        writes: frozenset[str],
+        effect: bool,
+        opaque: bool,
+        produces_value: bool,
+    ) -> tuple[Edge, ...]:
+        reasons: dict[int, set[str]] = {}
+
+        def wait(before: int | None, why: str) -> None:
+            if before is not None:
+                reasons.setdefault(before, set()).add(why)
+
+        for name in reads:
+            wait(self.last_writer.get(name), name)
+        for name in writes:
+            wait(self.last_writer.get(name), name)
+            for reader in self.readers.get(name, ()):
+                wait(reader, name)
+        if effect:
+            wait(self.last_effect, EFFECT)
+        if produces_value:
+            wait(self.last_effect, OUTPUT)
+        if opaque:
+            start = self.last_opaque if self.last_opaque is not None else 0
+            for before in range(start, index):
+                wait(before, OPAQUE)
+        else:
+            wait(self.last_opaque, OPAQUE)
+        for name in reads:
+            self.readers.setdefault(name, set()).add(index)
+        for name in writes:
+            self.last_writer[name] = index
+            self.readers[name] = set()
+        if effect:
+            self.last_effect = index
+        if opaque:
+            self.last_opaque = index
+        reasons.pop(index, None)
+        return tuple(Edge(b, frozenset(r)) for b, r in sorted(reasons.items()))
+
+    def _track_bindings(self, node: ast.stmt, facts: NameFacts) -> None:
+        """Update aliases, iterator names, hidden-read bindings and the env for bound names."""
+        defines = isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+        imports = isinstance(node, ast.Import | ast.ImportFrom)
+        sources = frozenset(
+            n for n in facts.reads if n not in self.env.modules and not _is_builtin(n, self.env)
+        )
+        for name in facts.mutates - facts.binds:
+            # x.append(y) / x[k] = y: x may now hold y's object.
+            self.aliases.rebind(name, sources, keep_old=True)
+        for name in facts.binds:
+            self.bound_in_cell.add(name)
+            if isinstance(node, ast.Delete) or defines or imports:
+                self.aliases.forget(name)
+            else:
+                self.aliases.rebind(name, sources, keep_old=isinstance(node, ast.AugAssign))
+            bodies = tuple(f for f in facts.functions if f.name in (name, None))
+            self.resolver.bind(name, CellBinding(refers_to=sources - {name}, bodies=bodies))
+            if _makes_iterator(node):
+                self.consumable.add(name)
+            else:
+                self.consumable.discard(name)
+        self.env = _rebind_env(self.env, node, facts.binds)
+        self.resolver.env = self.env
+
+
+def _is_builtin(name: str, env: Env) -> bool:
+    return name not in env.user_names and hasattr(builtins, name)
+
+
+def _makes_iterator(node: ast.stmt) -> bool:
+    if not isinstance(node, ast.Assign):
+        return False
+    value = node.value
+    if isinstance(value, ast.GeneratorExp):
+        return True
+    return (
+        isinstance(value, ast.Call)
+        and isinstance(value.func, ast.Name)
+        and value.func.id in _ITERATOR_MAKERS
+    )
+
+
+def _rebind_env(env: Env, node: ast.stmt, binds: frozenset[str]) -> Env:
+    """Names rebound by the cell lose what the namespace told us; imports teach us modules."""
+    qualnames = {k: v for k, v in env.qualnames.items() if k not in binds}
+    modules = set(env.modules - binds)
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            if alias.asname:
+                qualnames[alias.asname] = alias.name
+                modules.add(alias.asname)
+            else:
+                root = alias.name.split(".")[0]
+                qualnames[root] = root
+                modules.add(root)
+    elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+        for alias in node.names:
+            full = f"{node.module}.{alias.name}"
+            name = alias.asname or alias.name
+            qualnames[name] = full
+            if full in sys.modules:
+                modules.add(name)
+    return replace(
+        env,
+        qualnames=MappingProxyType(qualnames),
+        modules=frozenset(modules),
+        immutables=env.immutables - binds,
+    )
+
+
+def _segment(source: str, node: ast.stmt, lineno: int) -> str:
+    if lineno == node.lineno:
+        return ast.get_source_segment(source, node) or ""
+    lines = source.splitlines()[lineno - 1 : node.end_lineno]
+    if lines and node.end_col_offset is not None:
+        lines[-1] = lines[-1][: node.end_col_offset]
+    return "\n".join(lines)
+
+
+__all__ = ["OPAQUE", "EFFECT", "OUTPUT", "CellPlan", "Edge", "Statement", "analyze_cell"]
