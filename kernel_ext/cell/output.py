@@ -46,6 +46,11 @@ class TaskOutput:
         return items
 
 
+def current_output() -> TaskOutput | None:
+    """The buffer this thread's output goes to now, if any."""
+    return _current.get()
+
+
 @contextmanager
 def capturing_into(buffer: TaskOutput) -> Iterator[None]:
     """Route this thread's (context's) output into ``buffer`` for the duration."""

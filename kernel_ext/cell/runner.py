@@ -24,6 +24,7 @@ from types import CodeType, TracebackType
 from typing import Any
 
 from kernel_ext.analysis import CellPlan, Statement
+from kernel_ext.cell.fanout_exec import run_fanout
 from kernel_ext.cell.output import OrderedRelease, capturing_into, routed_output
 from kernel_ext.errors import JobCancelledError
 from kernel_ext.events import TaskState
@@ -112,10 +113,16 @@ class CellRun:
         ns = self.ns
         buffer = self.release.buffers[index]
 
+        fanout = stmt.fanout
+
         def run_statement() -> Any:
             self._snapshots[index] = {name: ns.get(name, _MISSING) for name in writes}
             try:
                 with capturing_into(buffer):
+                    if fanout is not None:
+                        run_fanout(fanout, ns, self.filename, flags=self._flags,
+                                   backend=self.options.backend, workers=self.options.workers)
+                        return None
                     if is_eval:
                         return eval(code, ns)
                     exec(code, ns)
@@ -137,6 +144,7 @@ class CellRun:
         Raises what the plain cell would raise. Output is replayed on the
         calling thread as statements finish, in statement order.
         """
+        __tracebackhide__ = True  # noqa: F841 - IPython hides this frame in tracebacks
         job = self.job
         with routed_output(self.shell):
             job.start()
