@@ -48,7 +48,7 @@ class _GroupRow:
 
     def __init__(self, name: str, total: int) -> None:
         self.label = w.Label(name, layout=w.Layout(width="12em"))
-        self.label.description_tooltip = name
+        self.label.tooltip = name
         self.bar = w.IntProgress(value=0, min=0, max=max(total, 1), bar_style="info",
                                  layout=w.Layout(flex="1 1 auto"))
         self.text = w.HTML(layout=w.Layout(width="auto"))

@@ -1,0 +1,64 @@
+"""Task stream: one row per task with sane times and worker lanes; aggregation; saved state."""
+
+from __future__ import annotations
+
+import json
+
+from views_jobs import fan_in, tiny
+
+from kernel_ext.views import show_views
+
+
+def run_stream(job, **kwargs):
+    views = show_views(job, widgets=True, progress=False, stream=True, **kwargs)
+    job.start()
+    assert views.hub.wait(30), "views did not settle"
+    return views.hub.views[0]
+
+
+def test_one_row_per_task_with_sane_times_and_lanes() -> None:
+    job = fan_in(30, num_workers=2)
+    stream = run_stream(job)
+    data = stream.source.data
+    assert sorted(data["key"]) == sorted(str(k) for k in job.keys)
+    duration = job.ended_at - job.started_at
+    for left, right, dur in zip(data["left"], data["right"], data["duration"], strict=True):
+        assert 0 <= left <= right <= duration + 1e-6
+        assert abs((right - left) - dur) < 1e-9
+    assert set(data["lane"]) <= set(range(job.num_workers))
+    assert set(data["worker"]) <= {f"worker-{n}" for n in range(job.num_workers)}
+    labels = stream.figure.yaxis[0].major_label_overrides
+    assert set(labels) == set(data["lane"])
+    assert set(data["group"]) == {"inc", "total"}
+    assert all(c == 1 for c in data["count"])
+
+
+def test_failed_runs_are_red() -> None:
+    stream = run_stream(fan_in(3, fail=True, keep_going=True))
+    data = stream.source.data
+    row = data["key"].index("b")
+    assert data["color"][row] == "#d62728"
+    assert "after" not in data["key"]  # skipped: never ran
+
+
+def test_big_jobs_aggregate_past_max_rows_and_keep_every_task_counted() -> None:
+    job = tiny(20_000, num_workers=2)
+    views = show_views(job, widgets=True, progress=False, stream=True)
+    stream = views.hub.views[0]
+    stream.max_rows = 500
+    job.start()
+    assert views.hub.wait(60)
+    data = stream.source.data
+    assert sum(data["count"]) == len(job.keys)
+    assert len(data["key"]) < 500 + views.hub.refreshes * 2 * 3
+    assert data["count"][:500] == [1] * 500
+
+
+def test_final_figure_goes_into_the_saved_widget_state() -> None:
+    job = fan_in(10)
+    stream = run_stream(job)
+    bundle = stream.widget.get_state()["render_bundle"]
+    text = bundle if isinstance(bundle, str) else json.dumps(bundle)
+    # Every task's key is in the serialized document, not only the initial (empty) data.
+    for key in job.keys:
+        assert json.dumps(str(key))[1:-1] in text
