@@ -100,9 +100,17 @@ class ProcessSlot:
             return self._executor
 
     def run(
-        self, key: Any, func: Callable[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]
+        self,
+        key: Any,
+        func: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+        on_start: Callable[[str], None] | None = None,
     ) -> tuple[Any, str, float, float]:
         """Run one call in the worker; returns (value, worker name, start, end).
+
+        ``on_start(worker name)`` is called once the call is handed to the
+        process, so a task can be reported running while it runs.
 
         Raises the task's own exception (with the worker's traceback as its
         cause), :class:`WorkerDiedError` if the process died, or
@@ -112,6 +120,8 @@ class ProcessSlot:
         executor = self._get_executor()
         try:
             future = executor.submit(_run_in_worker, func, args, kwargs)
+            if on_start is not None:
+                on_start(_worker_name(executor))
             value, pid, start, end = future.result()
         except BrokenProcessPool as exc:
             self._discard(executor)
@@ -171,6 +181,12 @@ class SlotPool:
             slots, self._free = self._free, []
         for slot in slots:
             slot.close()
+
+
+def _worker_name(executor: loky.ProcessPoolExecutor) -> str:
+    """``pid:<n>`` of a one-process executor (loky starts it in ``submit``)."""
+    pids = list(getattr(executor, "_processes", None) or ())
+    return f"pid:{pids[0]}" if len(pids) == 1 else "process"
 
 
 def _death_detail(exc: BaseException) -> str:

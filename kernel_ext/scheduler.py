@@ -326,7 +326,6 @@ class Job:
         lock = self._lock
         tasks = self._tasks
         ready = self._ready
-        observed = self._events
         lock.acquire()
         try:
             while True:
@@ -355,8 +354,6 @@ class Job:
                 lock.acquire()
                 if remote:
                     self._running_slots.discard(slot)
-                    if observed.active:  # the start is known only now
-                        self._emit(i, TaskState.RUNNING, where, start)
                 if self._states[i] is not TaskState.RUNNING:
                     continue  # cancelled meanwhile; drop the result
                 if error is None:
@@ -386,7 +383,15 @@ class Job:
             else:
                 args, kwargs = task.args, task.kwargs or {}
             if slot is not None:
-                value, where, start, end = slot.run(self.keys[i], task.func, args, kwargs)
+                on_start = None
+                if self._events.active:
+
+                    def on_start(name: str) -> None:
+                        nonlocal where
+                        where = name
+                        self._emit(i, TaskState.RUNNING, name, time.monotonic())
+
+                value, where, start, end = slot.run(self.keys[i], task.func, args, kwargs, on_start)
                 return value, None, where, start, end
             if self._events.active:
                 self._emit(i, TaskState.RUNNING, where, start)

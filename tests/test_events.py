@@ -178,3 +178,28 @@ def test_failed_and_skipped_and_cancelled_tasks_end_in_one_final_event_each():
     assert isinstance(failed[0].error, ValueError) and failed[0].end >= failed[0].start
     assert rec.states("after-bad") == [TaskState.SKIPPED]
     assert rec.states("fine")[-1] is TaskState.FINISHED
+
+
+def test_a_process_task_is_reported_running_while_it_runs(tmp_path):
+    rec = Recorder()
+    release = tmp_path / "release"
+
+    def wait_for_release():
+        while not release.exists():
+            time.sleep(0.01)
+        return os.getpid()
+
+    job = kernel_ext.submit({"t": (wait_for_release,)}, "t", backend="processes", num_workers=1,
+                            observers=[rec])
+    try:
+        deadline = time.monotonic() + 20
+        while TaskState.RUNNING not in rec.states("t") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert rec.states("t") == [TaskState.QUEUED, TaskState.RUNNING]
+        assert not job.done()
+    finally:
+        release.write_text("go")
+    pid = job.result(20)
+    _end(job)
+    assert rec.states("t") == [TaskState.QUEUED, TaskState.RUNNING, TaskState.FINISHED]
+    assert {e.worker for e in rec.events if e.state is not TaskState.QUEUED} == {f"pid:{pid}"}
