@@ -77,3 +77,7 @@ class WorkerDiedError(RuntimeError):
 
 class JobCancelledError(RuntimeError):
     """``result()`` of a job that was cancelled before it produced its outputs."""
+
+
+class NotSendableError(TypeError):
+    """A task's arguments or result could not be pickled to or from a worker process."""

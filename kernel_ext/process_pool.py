@@ -29,7 +29,7 @@ from typing import Any
 import loky
 from loky.process_executor import BrokenProcessPool
 
-from kernel_ext.errors import WorkerDiedError
+from kernel_ext.errors import NotSendableError, WorkerDiedError
 
 
 class RemoteTraceback(Exception):
@@ -132,7 +132,10 @@ class ProcessSlot:
             if self._killed_by_cancel:
                 self._discard(executor)
                 raise CancelledInWorker(key) from None
-            raise _not_sendable(key, exc) from exc
+            error = _not_sendable(key, exc)
+            if error is exc:
+                raise
+            raise error from exc
         if isinstance(value, _Failure):
             exc = value.exc
             exc.__cause__ = RemoteTraceback(value.text)
@@ -201,7 +204,7 @@ def _not_sendable(key: Any, exc: Exception) -> Exception:
     """Errors from pickling a task or its result: say which and what to do."""
     text = str(exc)
     if "pickle" in text.lower() or isinstance(exc, TypeError | AttributeError):
-        return TypeError(
+        return NotSendableError(
             f"task {key!r} could not be sent to or from a worker process: {text}. "
             "Use backend='threads' for tasks that take or return objects that cannot be pickled "
             "(open files, locks, database connections)."

@@ -17,6 +17,7 @@ put their own names back when they end.
 from __future__ import annotations
 
 import ast
+import functools
 import threading
 from collections.abc import Callable, Hashable, MutableMapping
 from dataclasses import dataclass
@@ -26,9 +27,16 @@ from typing import Any
 from kernel_ext.analysis import CellPlan, Statement
 from kernel_ext.cell.fanout_exec import run_fanout
 from kernel_ext.cell.output import OrderedRelease, capturing_into, routed_output
-from kernel_ext.errors import JobCancelledError
+from kernel_ext.cell.shipping import (
+    bind_outputs,
+    can_ship,
+    explain_not_sendable,
+    gather_inputs,
+    run_shipped,
+)
+from kernel_ext.errors import JobCancelledError, NotSendableError
 from kernel_ext.events import TaskState
-from kernel_ext.graph import Graph, Task
+from kernel_ext.graph import Call, Graph, Ref, Task
 from kernel_ext.scheduler import Job, JobStatus
 
 _MISSING = object()
@@ -67,7 +75,7 @@ class CellRun:
         self._abandon_from: int | None = None  # statements >= this undo themselves on ending
         self._lock = threading.Lock()
         self.job = Job(
-            Graph(self._task(stmt) for stmt in plan.statements),
+            Graph(task for stmt in plan.statements for task in self._tasks(stmt)),
             list(range(count)),
             backend=options.backend,
             num_workers=options.workers,
@@ -77,17 +85,34 @@ class CellRun:
 
     # ------------------------------------------------------------------ building
 
-    def _task(self, stmt: Statement) -> Task:
+    def _tasks(self, stmt: Statement) -> list[Task]:
+        """The statement's task, preceded by its worker-process part when it is shipped."""
         deps: set[Hashable] = {edge.before for edge in stmt.deps}
         if stmt.effect or stmt.opaque:
             deps.update(range(stmt.index))
+        if self.options.backend != "processes" or not can_ship(stmt):
+            return [self._task(stmt, frozenset(deps), self._statement_runner(stmt))]
+        code, _ = self._compile(stmt)
+        remote = Task(
+            key=("worker", stmt.index),
+            func=run_shipped,
+            args=(code, Call(functools.partial(gather_inputs, self.ns), (tuple(stmt.reads),)),
+                  tuple(sorted(stmt.writes))),
+            deps=frozenset(deps),
+            group=f"line {stmt.lineno} (worker)",
+        )
+        bind = self._task(stmt, frozenset({remote.key}), self._binding_runner(stmt))
+        return [remote, bind]
+
+    def _task(self, stmt: Statement, deps: frozenset[Hashable], func: Callable[..., Any]) -> Task:
         edge_labels = {edge.before: ", ".join(sorted(edge.reasons)) for edge in stmt.deps}
         first_line = stmt.source.splitlines()[0] if stmt.source else ""
         label = f"line {stmt.lineno}: {_shorten(first_line, 40)}"
         return Task(
             key=stmt.index,
-            func=self._statement_runner(stmt),
-            deps=frozenset(deps),
+            func=func,
+            args=(Ref(("worker", stmt.index)),) if ("worker", stmt.index) in deps else (),
+            deps=deps,
             group=label,
             meta={
                 "label": label,
@@ -128,13 +153,32 @@ class CellRun:
                     exec(code, ns)
                     return None
             finally:
-                self.release.mark_ended(index)
-                with self._lock:
-                    if self._abandon_from is not None and index >= self._abandon_from:
-                        self._restore(index)
+                self._statement_ended(index)
 
         run_statement.__qualname__ = f"statement_{index}"
         return run_statement
+
+    def _binding_runner(self, stmt: Statement) -> Callable[[dict[str, Any]], None]:
+        """Bind what a statement computed in a worker process, with the usual bookkeeping."""
+        index = stmt.index
+        writes = stmt.writes
+        ns = self.ns
+
+        def bind_statement(values: dict[str, Any]) -> None:
+            self._snapshots[index] = {name: ns.get(name, _MISSING) for name in writes}
+            try:
+                bind_outputs(ns, values)
+            finally:
+                self._statement_ended(index)
+
+        bind_statement.__qualname__ = f"statement_{index}"
+        return bind_statement
+
+    def _statement_ended(self, index: int) -> None:
+        self.release.mark_ended(index)
+        with self._lock:
+            if self._abandon_from is not None and index >= self._abandon_from:
+                self._restore(index)
 
     # ------------------------------------------------------------------- running
 
@@ -162,7 +206,7 @@ class CellRun:
             failed = self._first_failed()
             if failed is not None:
                 self._stop_at(failed)
-                raise _for_user(dict(self.job.errors)[failed], self.filename)
+                raise _for_user(self._error_of(failed), self.filename)
             self.release.release_ready(self.shell)
         last = len(self.plan.statements) - 1
         if last >= 0 and self.plan.statements[last].produces_value:
@@ -170,9 +214,17 @@ class CellRun:
         return None
 
     def _first_failed(self) -> int | None:
-        states = self.job.states()
-        failed = [i for i, state in states.items() if state is TaskState.FAILED]
-        return min(failed) if failed else None  # type: ignore[type-var]
+        """The earliest statement (in cell order) that failed, here or in its worker part."""
+        failed = [_statement_of(key) for key, _ in self.job.errors]
+        return min(failed) if failed else None
+
+    def _error_of(self, index: int) -> BaseException:
+        errors = {_statement_of(key): error for key, error in reversed(self.job.errors)}
+        error = errors[index]
+        if isinstance(error, NotSendableError):
+            stmt = self.plan.statements[index]
+            return explain_not_sendable(error, stmt, self.ns)
+        return error
 
     def _first_unfinished(self) -> int:
         states = self.job.states()
@@ -201,6 +253,11 @@ class CellRun:
                 self.ns.pop(name, None)
             else:
                 self.ns[name] = value
+
+
+def _statement_of(key: Hashable) -> int:
+    """Statement index of a task key: ``i`` or ``("worker", i)``."""
+    return key[1] if isinstance(key, tuple) else key  # type: ignore[return-value]
 
 
 def _shorten(text: str, width: int) -> str:
