@@ -7,8 +7,10 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
+from IPython.core.displayhook import DisplayHook
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
@@ -58,7 +60,7 @@ class Parallel(Magics):
 
         shell = self.shell
         source = shell.transform_cell(cell)
-        filename = shell.compile.cache(source, shell.execution_count, raw_code=cell)
+        filename = shell.compile.cache(source, _running_cell_number(shell), raw_code=cell)
         plan = analyze_cell(source, shell.user_ns, filename=filename)
         if args.explain:
             print(plan.explain())
@@ -71,4 +73,24 @@ class Parallel(Magics):
             shell=shell,
             compile_flags=shell.compile.flags,
         )
-        return run.run()
+        result = run.run()
+        if DisplayHook.semicolon_at_end_of_expression(source):
+            return None  # a trailing ';' hides the value, as in a plain cell
+        return result
+
+
+def _running_cell_number(shell: Any) -> int:
+    """The ``n`` of ``In[n]`` for the cell now running.
+
+    IPython bumps ``shell.execution_count`` *before* it runs a cell that is
+    stored in history, so the running cell's number is the one its own code
+    was cached under: find the calling cell's frame among the cached names.
+    """
+    numbers = getattr(shell.compile, "_filename_map", None) or {}
+    frame = sys._getframe(1)
+    while frame is not None:
+        number = numbers.get(frame.f_code.co_filename)
+        if number is not None:
+            return int(number)
+        frame = frame.f_back
+    return int(shell.execution_count)
