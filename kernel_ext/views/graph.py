@@ -78,7 +78,7 @@ class GraphView:
         if not dot_available():
             self.widget.value = f'<div style="color:#a15c00">{INSTALL_HINT}</div>'
             return
-        self.layout = build(job.graph, job.keys, model.states, collapse_over)
+        self.layout = build(job.graph, job.keys, None, collapse_over)  # coloured just below
         svg = self.layout.digraph.pipe(format="svg", encoding="utf-8")
         svg = svg[svg.find("<svg"):]  # drop the XML prologue and doctype
         self.template = SvgTemplate(svg, self.layout)
