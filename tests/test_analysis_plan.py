@@ -336,3 +336,18 @@ def test_any_order_the_plan_allows_gives_the_plain_result(lines, rnd):
             done.add(pick)
             order.append(pick)
         assert _run(stmts, order) == expected, (lines, order)
+
+
+def test_reader_through_a_rebound_alias_still_precedes_a_later_mutation():
+    p = plan("a = c\nn = len(a)\na = 0\nc.append(1)\n")
+    assert ordered(p, 1, 3)
+
+
+def test_storing_an_object_inside_another_makes_them_aliases():
+    p = plan("b.append(a)\na += [1]\nprint(b)\n")
+    assert ordered(p, 1, 2)
+
+
+def test_discarded_call_inside_a_loop_body_may_change_its_arguments():
+    p = plan("for x in xs:\n    process(x, out)\nn = len(out)\n")
+    assert p.statements[0].effect and deps(p, 1) == {0: {"out"}}

@@ -108,6 +108,8 @@ class _Collector(ast.NodeVisitor):
     opaque: bool = False
     comp_scopes: list[set[str]] = field(default_factory=list)
     binding_comp_target: bool = False
+    discarded: bool = False
+    exempt: ast.AST | None = None  # the cell's final expression: its value is shown, not dropped
 
     # --- names -------------------------------------------------------------
     def _is_comp_local(self, name: str) -> bool:
@@ -140,6 +142,24 @@ class _Collector(ast.NodeVisitor):
         return {n for n in names if not self._is_comp_local(n)}
 
     # --- statements ----------------------------------------------------------
+    def visit_Expr(self, node: ast.Expr) -> None:
+        self.visit(node.value)
+        if node is self.exempt or not _contains_call(node.value):
+            return
+        # A call whose result is dropped is made for what it does: it may change
+        # every object it is given.  At cell level it is also an effect.
+        sub = _Collector(self.env, in_function=self.in_function)
+        sub.visit(node.value)
+        args = sub.loads
+        self.mutates |= {
+            n
+            for n in args - self.env.modules - self.env.immutables
+            if not is_builtin_name(n, self.env) and not self._is_comp_local(n)
+        }
+        if not self.in_function:
+            self.effect = True
+            self.discarded = True
+
     def visit_Assign(self, node: ast.Assign) -> None:
         self.visit(node.value)
         for target in node.targets:
@@ -361,30 +381,14 @@ def _contains_call(expr: ast.expr) -> bool:
 def statement_facts(node: ast.stmt, env: Env, *, is_last: bool = False) -> NameFacts:
     """Facts for one top-level cell statement.
 
-    A non-final expression statement that calls something throws the result
-    away, so it is assumed to be called for its effect: it counts as an effect
-    that may change every name it reads.
+    An expression statement (anywhere in the statement, e.g. a loop body)
+    that calls something throws the result away, so it is assumed to be called
+    for its effect: it counts as an effect that may change every name it
+    reads.  The cell's final expression is exempt: its value is displayed.
     """
-    collector = _Collector(env)
+    collector = _Collector(env, exempt=node if is_last else None)
     collector.visit(node)
-    facts = collector.facts()
-    if isinstance(node, ast.Expr) and not is_last and _contains_call(node.value):
-        args = {
-            name
-            for name in facts.reads - env.modules - env.immutables
-            if not is_builtin_name(name, env)
-        }
-        return NameFacts(
-            reads=facts.reads,
-            binds=facts.binds,
-            mutates=facts.mutates | args,
-            effect=True,
-            discarded_call=True,
-            opaque=facts.opaque,
-            functions=facts.functions,
-            called=facts.called,
-        )
-    return facts
+    return collector.facts(discarded_call=collector.discarded)
 
 
 def body_facts(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda, env: Env) -> NameFacts:

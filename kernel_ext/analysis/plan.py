@@ -171,10 +171,10 @@ class _Aliases:
         return frozenset(out)
 
     def rebind(self, name: str, sources: frozenset[str], keep_old: bool) -> None:
+        new = set(self.expand(sources)) - {name}
         if not keep_old:
             for other in self.groups.pop(name, set()):
                 self.groups.get(other, set()).discard(name)
-        new = set(self.expand(sources)) - {name}
         self.groups.setdefault(name, set()).update(new)
         for other in new:
             self.groups.setdefault(other, set()).add(name)
@@ -221,6 +221,8 @@ class _Builder:
         opaque = facts.opaque or hidden.opaque
         produces_value = is_last and isinstance(node, ast.Expr)
         fanout = None if opaque else detect_fanout(node, self._fanout_context())
+        rebinds = frozenset() if isinstance(node, ast.AugAssign) else facts.binds
+        self._hand_over_readers(index, reads, rebinds)
         deps = self._edges(index, reads, writes, effect, opaque, produces_value)
         self._track_bindings(node, facts)
         lineno = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
@@ -250,6 +252,19 @@ class _Builder:
             consumable=frozenset(self.consumable),
             aliases=self.aliases.expand,
         )
+
+    def _hand_over_readers(
+        self, index: int, reads: frozenset[str], rebinds: frozenset[str]
+    ) -> None:
+        """A rebound name's readers read an object its old aliases still hold.
+
+        `a = c; n = len(a); a = 0; c.append(1)`: the append must wait for
+        `len(a)`, so readers of `a` become readers of `c` before `a` moves on.
+        """
+        for name in rebinds:
+            readers = self.readers.get(name, set()) | ({index} if name in reads else set())
+            for other in self.aliases.groups.get(name, ()):
+                self.readers.setdefault(other, set()).update(readers)
 
     def _edges(
         self,
