@@ -196,11 +196,12 @@ class CellRun:
                 while not job.wait(0.02):
                     self.release.release_ready(self.shell)
             except KeyboardInterrupt:
-                self._stop_at(self._first_unfinished())
+                job.cancel()  # the interrupt may land outside job.wait()
+                self._stop_at(self._first_unfinished(), unfinished=True)
                 raise
             if job.status is JobStatus.CANCELLED:
                 stop = self._first_unfinished()
-                self._stop_at(stop)
+                self._stop_at(stop, unfinished=True)
                 line = self.plan.statements[stop].lineno if stop < len(self.plan.statements) else 0
                 raise JobCancelledError(f"the %%parallel cell was cancelled at line {line}")
             failed = self._first_failed()
@@ -233,12 +234,18 @@ class CellRun:
                 return i
         return len(self.plan.statements)
 
-    def _stop_at(self, stop: int) -> None:
-        """Make the namespace and output what the plain cell leaves when it stops at ``stop``."""
+    def _stop_at(self, stop: int, unfinished: bool = False) -> None:
+        """Make the namespace and output what the plain cell leaves when it stops at ``stop``.
+
+        ``unfinished``: ``stop`` was interrupted or cancelled, not failed. Its
+        assignment never completes in the plain cell, so it too puts its names
+        back if it ends later on its thread.
+        """
         states = self.job.states()
+        first_undone = stop if unfinished else stop + 1
         with self._lock:
-            self._abandon_from = stop + 1
-            for i in reversed(range(stop + 1, len(self.plan.statements))):
+            self._abandon_from = first_undone
+            for i in reversed(range(first_undone, len(self.plan.statements))):
                 if states[i] is TaskState.FINISHED:
                     self._restore(i)
         self.release.release_ready(self.shell, stop_before=stop + 1)
