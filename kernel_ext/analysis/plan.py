@@ -199,9 +199,11 @@ class _Builder:
     consumable: set[str] = field(default_factory=set)
     bound_in_cell: set[str] = field(default_factory=set)
     resolver: HiddenResolver = field(init=False)
+    lines: list[bytes] = field(init=False)  # the source's lines, UTF-8, as AST offsets count
 
     def __post_init__(self) -> None:
         self.resolver = HiddenResolver(self.ns, self.env)
+        self.lines = [line.encode() for line in self.source.splitlines()]
         self.aliases.seed_from_namespace(self.ns, self.env.user_names)
         self.consumable = {
             name
@@ -231,7 +233,7 @@ class _Builder:
             Statement(
                 index=index,
                 node=node,
-                source=_segment(self.source, node, lineno),
+                source=_segment(self.lines, node, lineno),
                 lineno=lineno,
                 end_lineno=end_lineno,
                 reads=reads,
@@ -380,13 +382,21 @@ def _rebind_env(env: Env, node: ast.stmt, binds: frozenset[str]) -> Env:
     )
 
 
-def _segment(source: str, node: ast.stmt, lineno: int) -> str:
+def _segment(lines: list[bytes], node: ast.stmt, lineno: int) -> str:
+    """The statement's source from ``lineno`` (its first decorator, if any) to its end.
+
+    Works on lines split once per cell: ``ast.get_source_segment`` splits the
+    whole source on every call, which made a 500-line cell take a second.
+    """
+    if node.end_lineno is None or node.end_col_offset is None:
+        return ""
+    chunk = lines[lineno - 1 : node.end_lineno]
+    if not chunk:
+        return ""
+    chunk[-1] = chunk[-1][: node.end_col_offset]
     if lineno == node.lineno:
-        return ast.get_source_segment(source, node) or ""
-    lines = source.splitlines()[lineno - 1 : node.end_lineno]
-    if lines and node.end_col_offset is not None:
-        lines[-1] = lines[-1][: node.end_col_offset]
-    return "\n".join(lines)
+        chunk[0] = chunk[0][node.col_offset :]
+    return "\n".join(part.decode(errors="replace") for part in chunk)
 
 
 __all__ = ["OPAQUE", "EFFECT", "OUTPUT", "CellPlan", "Edge", "Statement", "analyze_cell"]
