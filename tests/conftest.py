@@ -1,0 +1,31 @@
+"""Shared pytest fixtures (each block is self-contained; several engineers add to this file)."""
+
+from __future__ import annotations
+
+# --- Real-kernel fixtures for the %%parallel faithfulness suite -------------------------
+import os
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from kernel_session import KernelSession  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def parallel_kernel() -> Iterator[KernelSession]:
+    """One real ipykernel for the whole session, with ``kernel_ext`` loaded."""
+    session = KernelSession().start()
+    try:
+        session.run_ok("%load_ext kernel_ext")
+        yield session
+    finally:
+        session.shutdown()
+
+
+@pytest.fixture
+def kernel(parallel_kernel: KernelSession) -> KernelSession:
+    """The session kernel with a fresh namespace (``%reset -f``) and re-seeded RNGs."""
+    parallel_kernel.reset()
+    return parallel_kernel

@@ -1,0 +1,92 @@
+"""The ``%%parallel`` magic's own behaviour in a real kernel: interrupt, options, help."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from kernel_session import KernelSession
+
+NAP = "import time\ndef nap(x, d):\n    time.sleep(d)\n    return x\n"
+
+
+@pytest.fixture(scope="module")
+def own_kernel() -> Iterator[KernelSession]:
+    """A kernel of its own: interrupting must not endanger the shared one."""
+    session = KernelSession().start()
+    try:
+        session.run_ok("%load_ext kernel_ext")
+        yield session
+    finally:
+        session.shutdown()
+
+
+def test_interrupt_stops_the_cell_and_the_kernel_stays_usable(own_kernel: KernelSession) -> None:
+    kernel = own_kernel
+    kernel.reset()
+    kernel.run_ok(NAP)
+    msg_id = kernel.send(
+        "%%parallel --workers 4\na = nap(1, 0.05)\nb = nap(2, 2.0)\nc = nap(3, 2.0)\nd = b + c\n"
+    )
+    time.sleep(0.7)
+    interrupted_at = time.monotonic()
+    kernel.interrupt()
+    res = kernel.collect(msg_id, timeout=30)
+    waited = time.monotonic() - interrupted_at
+    assert res.error is not None and res.error.ename == "KeyboardInterrupt", res.error
+    assert waited < 1.5, f"the cell took {waited:.2f}s to stop after the interrupt"
+    # The kernel still runs cells, and the interrupted cell left only what ran before `b`.
+    after = kernel.execute("x = 1\nx + 1").check_ok()
+    assert after.results == [{"text/plain": "2"}]
+    time.sleep(2.0)  # let the abandoned threads finish: they must put their names back
+    names = kernel.snapshot()["names"]
+    assert names.get("a") == 1
+    assert not {"b", "c", "d"} & set(names), sorted(names)
+
+
+def test_explain_prints_the_plan_and_binds_nothing(kernel: KernelSession) -> None:
+    res = kernel.execute("%%parallel --explain\na = 1\nb = a + 1\nc = 2\nprint(b, c)\n").check_ok()
+    assert "#0 (line 1) a = 1" in res.stdout
+    assert "waits for #0 because of a" in res.stdout
+    assert "#2 (line 3) c = 2" in res.stdout
+    assert kernel.snapshot()["names"] == {}
+
+
+def test_unknown_option_is_a_usage_error(kernel: KernelSession) -> None:
+    res = kernel.execute("%%parallel --bogus\na = 1\n")
+    assert res.status == "error"
+    assert res.error is not None and res.error.ename == "UsageError", res.error
+    assert "bogus" in res.error.evalue or "bogus" in res.stderr
+    assert kernel.snapshot()["names"] == {}
+
+
+def test_conflicting_options_are_a_usage_error(kernel: KernelSession) -> None:
+    res = kernel.execute("%%parallel --threads --processes\na = 1\n")
+    assert res.error is not None and res.error.ename == "UsageError", res.error
+    res = kernel.execute("%%parallel --workers 0\na = 1\n")
+    assert res.error is not None and res.error.ename == "UsageError", res.error
+    assert kernel.snapshot()["names"] == {}
+
+
+def test_config_sets_the_default_workers(kernel: KernelSession) -> None:
+    kernel.run_ok("%config Parallel.workers = 3")
+    try:
+        workers = kernel.evaluate(
+            "[m.workers for m in get_ipython().configurables if type(m).__name__ == 'Parallel']"
+        )
+        assert workers == [3]
+        res = kernel.execute("%%parallel\na = 1\nb = a + 1\n").check_ok()
+        assert res.error is None
+        assert kernel.snapshot()["names"] == {"a": 1, "b": 2}
+    finally:
+        kernel.run_ok("%config Parallel.workers = None")
+
+
+def test_help_shows_the_options(kernel: KernelSession) -> None:
+    res = kernel.execute("%%parallel?\n").check_ok()
+    pages = [p for p in res.payload if p.get("source") == "page"]
+    assert pages, res.payload
+    text = pages[0]["data"]["text/plain"]
+    for option in ("--workers", "--processes", "--threads", "--explain"):
+        assert option in text, text
