@@ -13,7 +13,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,10 @@ class TaskState(enum.Enum):
     CANCELLED = "cancelled"  # the job stopped before the task could finish
     SKIPPED = "skipped"  # a dependency failed (keep_going runs only)
 
+    # Members are singletons compared by identity, so identity hashing is exact;
+    # Enum's own __hash__ is Python code, and states are dict keys on the hot path.
+    __hash__ = object.__hash__
+
 
 #: States a task can end in.
 FINAL_STATES = frozenset(
@@ -37,8 +41,7 @@ FINAL_STATES = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class TaskEvent:
+class TaskEvent(NamedTuple):
     """One state change of one task.
 
     ``start`` and ``end`` are ``time.monotonic()`` readings (comparable across
