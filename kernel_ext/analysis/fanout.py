@@ -22,7 +22,7 @@ How a runner executes a FanOut (the contract these fields serve):
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -82,7 +82,7 @@ class FanOutContext:
 
     env: Env
     resolver: HiddenResolver
-    bound_before: frozenset[str]  # names bound before this statement (namespace or cell)
+    bound_before: Container[str]  # names bound before this statement (namespace or cell)
     consumable: frozenset[str] = frozenset()  # names holding one-shot iterators
     aliases: Callable[[Iterable[str]], frozenset[str]] = field(default=frozenset)
 

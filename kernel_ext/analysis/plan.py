@@ -222,7 +222,11 @@ class _Builder:
         effect = facts.effect or hidden.effect
         opaque = facts.opaque or hidden.opaque
         produces_value = is_last and isinstance(node, ast.Expr)
-        fanout = None if opaque else detect_fanout(node, self._fanout_context())
+        fanout = (
+            None
+            if opaque or not isinstance(node, ast.For | ast.Assign)  # all detect_fanout looks at
+            else detect_fanout(node, self._fanout_context())
+        )
         rebinds = frozenset() if isinstance(node, ast.AugAssign) else facts.binds
         self._hand_over_readers(index, reads, rebinds)
         deps = self._edges(index, reads, writes, effect, opaque, produces_value)
@@ -250,7 +254,7 @@ class _Builder:
         return FanOutContext(
             env=self.env,
             resolver=self.resolver,
-            bound_before=frozenset(self.ns) | frozenset(self.bound_in_cell),
+            bound_before=_BoundBefore(self.ns, frozenset(self.bound_in_cell)),
             consumable=frozenset(self.consumable),
             aliases=self.aliases.expand,
         )
@@ -335,6 +339,21 @@ class _Builder:
                 self.consumable.discard(name)
         self.env = _rebind_env(self.env, node, facts.binds)
         self.resolver.env = self.env
+
+
+@dataclass(frozen=True)
+class _BoundBefore:
+    """Names bound before a statement: the namespace's or the cell's so far.
+
+    A membership test, not a copy: copying the whole namespace for every
+    statement made long cells in big namespaces quadratic.
+    """
+
+    ns: Mapping[str, object]
+    cell: frozenset[str]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.cell or name in self.ns
 
 
 def _is_builtin(name: str, env: Env) -> bool:
