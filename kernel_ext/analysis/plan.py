@@ -164,20 +164,38 @@ class _Aliases:
             for name in same:
                 self.groups.setdefault(name, set()).update(n for n in same if n != name)
 
+    # The loops below run over whole alias groups, which grow with the cell:
+    # they avoid allocating a throwaway default set per element.
+
     def expand(self, names: Iterable[str]) -> frozenset[str]:
         out = set(names)
-        for name in list(out):
-            out |= self.groups.get(name, set())
+        groups = self.groups
+        for name in tuple(out):
+            group = groups.get(name)
+            if group:
+                out |= group
         return frozenset(out)
 
     def rebind(self, name: str, sources: frozenset[str], keep_old: bool) -> None:
-        new = set(self.expand(sources)) - {name}
+        new = set(self.expand(sources))
+        new.discard(name)
+        groups = self.groups
         if not keep_old:
-            for other in self.groups.pop(name, set()):
-                self.groups.get(other, set()).discard(name)
-        self.groups.setdefault(name, set()).update(new)
+            for other in groups.pop(name, ()):
+                group = groups.get(other)
+                if group is not None:
+                    group.discard(name)
+        mine = groups.get(name)
+        if mine is None:
+            groups[name] = set(new)
+        else:
+            mine |= new
         for other in new:
-            self.groups.setdefault(other, set()).add(name)
+            group = groups.get(other)
+            if group is None:
+                groups[other] = {name}
+            else:
+                group.add(name)
 
     def forget(self, name: str) -> None:
         self.rebind(name, frozenset(), keep_old=False)
@@ -285,13 +303,18 @@ class _Builder:
 
         def wait(before: int | None, why: str) -> None:
             if before is not None:
-                reasons.setdefault(before, set()).add(why)
+                reason = reasons.get(before)
+                if reason is None:
+                    reasons[before] = {why}
+                else:
+                    reason.add(why)
 
+        last_writer, readers = self.last_writer, self.readers
         for name in reads:
-            wait(self.last_writer.get(name), name)
+            wait(last_writer.get(name), name)
         for name in writes:
-            wait(self.last_writer.get(name), name)
-            for reader in self.readers.get(name, ()):
+            wait(last_writer.get(name), name)
+            for reader in readers.get(name, ()):
                 wait(reader, name)
         if effect:
             wait(self.last_effect, EFFECT)
@@ -304,10 +327,14 @@ class _Builder:
         else:
             wait(self.last_opaque, OPAQUE)
         for name in reads:
-            self.readers.setdefault(name, set()).add(index)
+            name_readers = readers.get(name)
+            if name_readers is None:
+                readers[name] = {index}
+            else:
+                name_readers.add(index)
         for name in writes:
-            self.last_writer[name] = index
-            self.readers[name] = set()
+            last_writer[name] = index
+            readers.pop(name, None)  # no readers since this write (absent == empty)
         if effect:
             self.last_effect = index
         if opaque:
