@@ -14,9 +14,10 @@ from IPython.core.displayhook import DisplayHook
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from traitlets import Enum, Integer
+from traitlets import Bool, Enum, Float, Integer
 
 from kernel_ext.analysis import analyze_cell
+from kernel_ext.cell.live import ViewOptions
 from kernel_ext.cell.runner import CellRun, RunOptions
 
 
@@ -31,10 +32,24 @@ class Parallel(Magics):
         ["threads", "processes"], "threads", help="Run statements on threads or processes."
     ).tag(config=True)
 
+    progress = Bool(True, help="Show progress bars for cells that run a while.").tag(config=True)
+    stream = Bool(False, help="Show the task stream plot.").tag(config=True)
+    graph = Bool(False, help="Show the task graph, colored by task state.").tag(config=True)
+    views_delay = Float(
+        0.5, help="Seconds a cell runs before its progress bars appear."
+    ).tag(config=True)
+
     @magic_arguments()
     @argument("--workers", "-w", type=int, default=None, help="Number of workers for this cell.")
     @argument("--processes", action="store_true", help="Run statements on worker processes.")
     @argument("--threads", action="store_true", help="Run statements on worker threads.")
+    @argument("--progress", action="store_true", default=None, help="Show progress bars.")
+    @argument(
+        "--no-progress", dest="progress", action="store_false", default=None,
+        help="No progress bars.",
+    )
+    @argument("--stream", action="store_true", default=None, help="Show the task stream.")
+    @argument("--graph", action="store_true", default=None, help="Show the task graph.")
     @argument(
         "--explain",
         action="store_true",
@@ -69,7 +84,7 @@ class Parallel(Magics):
             plan,
             shell.user_ns,
             filename,
-            RunOptions(backend=backend, workers=workers),
+            RunOptions(backend=backend, workers=workers, views=_view_options_from(self, args)),
             shell=shell,
             compile_flags=shell.compile.flags,
         )
@@ -77,6 +92,18 @@ class Parallel(Magics):
         if DisplayHook.semicolon_at_end_of_expression(source):
             return None  # a trailing ';' hides the value, as in a plain cell
         return result
+
+
+def _view_options_from(magics: Parallel, args: Any) -> ViewOptions:
+    def pick(flag: bool | None, default: bool) -> bool:
+        return default if flag is None else flag
+
+    return ViewOptions(
+        progress=pick(args.progress, magics.progress),
+        stream=pick(args.stream, magics.stream),
+        graph=pick(args.graph, magics.graph),
+        delay=0.0 if args.progress else magics.views_delay,
+    )
 
 
 def _running_cell_number(shell: Any) -> int:

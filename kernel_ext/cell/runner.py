@@ -26,6 +26,7 @@ from typing import Any
 
 from kernel_ext.analysis import CellPlan, Statement
 from kernel_ext.cell.fanout_exec import run_fanout
+from kernel_ext.cell.live import ViewOptions, live_views
 from kernel_ext.cell.output import OrderedRelease, capturing_into, routed_output
 from kernel_ext.cell.shipping import (
     bind_outputs,
@@ -49,6 +50,7 @@ class RunOptions:
 
     backend: str = "threads"
     workers: int | None = None
+    views: ViewOptions | None = None  # None: no live views
 
 
 class CellRun:
@@ -88,7 +90,7 @@ class CellRun:
     def _tasks(self, stmt: Statement) -> list[Task]:
         """The statement's task, preceded by its worker-process part when it is shipped."""
         deps: set[Hashable] = {edge.before for edge in stmt.deps}
-        if stmt.effect or stmt.opaque:
+        if stmt.effect or stmt.opaque or not _only_rebinds(stmt):
             deps.update(range(stmt.index))
         if self.options.backend != "processes" or not can_ship(stmt):
             return [self._task(stmt, frozenset(deps), self._statement_runner(stmt))]
@@ -190,11 +192,15 @@ class CellRun:
         """
         __tracebackhide__ = True  # noqa: F841 - IPython hides this frame in tracebacks
         job = self.job
-        with routed_output(self.shell):
+        with routed_output(self.shell), live_views(job, self.options.views) as views:
+            if views is not None:
+                views.before_start()
             job.start()
             try:
                 while not job.wait(0.02):
                     self.release.release_ready(self.shell)
+                    if views is not None:
+                        views.tick()
             except KeyboardInterrupt:
                 job.cancel()  # the interrupt may land outside job.wait()
                 self._stop_at(self._first_unfinished(), unfinished=True)
@@ -260,6 +266,39 @@ class CellRun:
                 self.ns.pop(name, None)
             else:
                 self.ns[name] = value
+
+
+def _only_rebinds(stmt: Statement) -> bool:
+    """True when every name the statement writes is one it binds itself (undoable by rebinding).
+
+    Rollback after an earlier failure puts names back; it cannot undo an
+    in-place change (``c.append(b)``, ``x[i] = v``, ``L += [1]``, a call that
+    mutates an argument), so such a statement must not run before every
+    earlier statement has succeeded.
+    """
+    node = stmt.node
+    bound: set[str] = set()
+    if isinstance(node, ast.Assign | ast.AnnAssign):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        for target in targets:
+            for sub in ast.walk(target):
+                if isinstance(sub, ast.Attribute | ast.Subscript):
+                    return False
+                if isinstance(sub, ast.Name):
+                    bound.add(sub.id)
+    elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        bound.add(node.name)
+    elif isinstance(node, ast.Import | ast.ImportFrom):
+        bound.update((a.asname or a.name).split(".")[0] for a in node.names)
+    elif isinstance(node, ast.Delete):
+        if not all(isinstance(t, ast.Name) for t in node.targets):
+            return False
+        bound.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    elif isinstance(node, ast.Expr):
+        pass  # writes nothing by binding: any write is an in-place change
+    else:
+        return not stmt.writes
+    return stmt.writes <= bound
 
 
 def _statement_of(key: Hashable) -> int:
