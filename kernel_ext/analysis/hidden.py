@@ -95,6 +95,10 @@ class HiddenResolver:
     env: Env
     cell: dict[str, CellBinding] = field(default_factory=dict)
     _code_cache: dict[int, tuple[Hidden, frozenset[str]]] = field(default_factory=dict)
+    # The namespace does not change while a cell is analysed: a namespace name's
+    # summary (and a class's notebook methods) are worked out once per cell.
+    _ns_cache: dict[str, tuple[Hidden, frozenset[str]]] = field(default_factory=dict)
+    _class_cache: dict[int, list[types.FunctionType]] = field(default_factory=dict)
 
     def bind(self, name: str, binding: CellBinding) -> None:
         """Record that the cell (re)bound `name`: later lookups see this, not the namespace."""
@@ -102,12 +106,17 @@ class HiddenResolver:
 
     def of_names(self, names: Iterable[str], extra: Iterable[FunctionBody] = ()) -> Hidden:
         """Hidden effect of a statement that mentions `names` and creates `extra` lambdas."""
-        result = Hidden()
+        # Accumulated in place: OR-ing Hidden values copied the growing sets each time.
+        reads: set[str] = set()
+        writes: set[str] = set()
+        effect = opaque = False
         seen: set[str] = set()
         todo = list(names)
         for body in extra:
             hidden, mentioned = self._body(body)
-            result |= hidden
+            reads |= hidden.reads
+            writes |= hidden.writes
+            effect, opaque = effect or hidden.effect, opaque or hidden.opaque
             todo.extend(mentioned)
         while todo:
             name = todo.pop()
@@ -115,24 +124,34 @@ class HiddenResolver:
                 continue
             seen.add(name)
             if len(seen) > _MAX_NAMES:
-                return result | Hidden(opaque=True)
+                return Hidden(frozenset(reads), frozenset(writes), effect, True)
             hidden, mentioned = self._lookup(name)
-            result |= hidden
+            if hidden is not _NOTHING:
+                reads |= hidden.reads
+                writes |= hidden.writes
+                effect, opaque = effect or hidden.effect, opaque or hidden.opaque
             todo.extend(mentioned)
-        return result
+        return Hidden(frozenset(reads), frozenset(writes), effect, opaque)
 
     def _lookup(self, name: str) -> tuple[Hidden, frozenset[str]]:
-        if name in self.cell:
-            binding = self.cell[name]
+        binding = self.cell.get(name)
+        if binding is not None:
+            if not binding.bodies:
+                return _NOTHING, binding.refers_to
             hidden, mentioned = Hidden(), set(binding.refers_to)
             for body in binding.bodies:
                 h, m = self._body(body)
                 hidden |= h
                 mentioned |= m
             return hidden, frozenset(mentioned)
-        if name not in self.namespace:
-            return Hidden(), frozenset()
-        return self._value(self.namespace[name])
+        cached = self._ns_cache.get(name)
+        if cached is None:
+            if name not in self.namespace:
+                cached = _NOTHING, frozenset()
+            else:
+                cached = self._value(self.namespace[name])
+            self._ns_cache[name] = cached
+        return cached
 
     def _body(self, body: FunctionBody) -> tuple[Hidden, frozenset[str]]:
         if isinstance(body.node, ast.ClassDef):
@@ -158,7 +177,10 @@ class HiddenResolver:
         if _is_notebook_function(value, self.namespace):
             return self._code(value.__code__)
         cls = value if isinstance(value, type) else type(value)
-        functions = _notebook_class_functions(cls, self.namespace)
+        functions = self._class_cache.get(id(cls))  # by id: a metaclass may define __eq__
+        if functions is None:
+            functions = _notebook_class_functions(cls, self.namespace)
+            self._class_cache[id(cls)] = functions
         hidden, mentioned = Hidden(), frozenset[str]()
         for func in functions:
             h, m = self._code(func.__code__)
@@ -234,5 +256,7 @@ class HiddenResolver:
             return not (is_immutable(value) or isinstance(value, _NEVER_MUTATED))
         return name in self.env.user_names or not hasattr(builtins, name)
 
+
+_NOTHING = Hidden()  # no hidden behaviour (identity-checked to skip merging)
 
 _NEVER_MUTATED = (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type)
