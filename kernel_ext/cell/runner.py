@@ -17,7 +17,9 @@ put their own names back when they end.
 from __future__ import annotations
 
 import ast
+import asyncio
 import functools
+import inspect
 import threading
 from collections.abc import Callable, Hashable, MutableMapping
 from dataclasses import dataclass
@@ -126,12 +128,14 @@ class CellRun:
         )
 
     def _compile(self, stmt: Statement) -> tuple[CodeType, bool]:
+        """Compile one statement; top-level ``await`` is allowed, as in a plain cell."""
+        flags = self._flags | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
         if stmt.produces_value:
             assert isinstance(stmt.node, ast.Expr)
             expr = ast.Expression(stmt.node.value)
-            return compile(expr, self.filename, "eval", flags=self._flags, dont_inherit=True), True
+            return compile(expr, self.filename, "eval", flags=flags, dont_inherit=True), True
         module = ast.Module(body=[stmt.node], type_ignores=[])
-        return compile(module, self.filename, "exec", flags=self._flags, dont_inherit=True), False
+        return compile(module, self.filename, "exec", flags=flags, dont_inherit=True), False
 
     def _statement_runner(self, stmt: Statement) -> Callable[[], Any]:
         code, is_eval = self._compile(stmt)
@@ -141,6 +145,7 @@ class CellRun:
         buffer = self.release.buffers[index]
 
         fanout = stmt.fanout
+        is_async = bool(code.co_flags & inspect.CO_COROUTINE)
 
         def run_statement() -> Any:
             self._snapshots[index] = {name: ns.get(name, _MISSING) for name in writes}
@@ -150,10 +155,12 @@ class CellRun:
                         run_fanout(fanout, ns, self.filename, flags=self._flags,
                                    backend=self.options.backend, workers=self.options.workers)
                         return None
-                    if is_eval:
-                        return eval(code, ns)
-                    exec(code, ns)
-                    return None
+                    value = eval(code, ns)  # also runs exec-mode code; returns None then
+                    if is_async:
+                        # A statement with top-level await: run it on an event loop
+                        # of this worker thread's own (it is opaque, so it runs alone).
+                        value = asyncio.run(value)
+                    return value if is_eval else None
             finally:
                 self._statement_ended(index)
 
