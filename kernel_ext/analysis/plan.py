@@ -12,9 +12,12 @@ import ast
 import builtins
 import sys
 import types
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from itertools import repeat
 from types import MappingProxyType
+from typing import TypeVar
 
 from kernel_ext.analysis.effects import is_immutable, qualname_of
 from kernel_ext.analysis.fanout import FanOut, FanOutContext, detect_fanout
@@ -27,6 +30,9 @@ OUTPUT = "<output>"
 
 # Calls whose result is a one-shot iterator: reading such a name consumes it.
 _ITERATOR_MAKERS = frozenset({"iter", "map", "filter", "zip", "enumerate", "reversed", "open"})
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -190,12 +196,7 @@ class _Aliases:
             groups[name] = set(new)
         else:
             mine |= new
-        for other in new:
-            group = groups.get(other)
-            if group is None:
-                groups[other] = {name}
-            else:
-                group.add(name)
+        _add_to_each(groups, new, name)
 
     def forget(self, name: str) -> None:
         self.rebind(name, frozenset(), keep_old=False)
@@ -314,8 +315,9 @@ class _Builder:
             wait(last_writer.get(name), name)
         for name in writes:
             wait(last_writer.get(name), name)
-            for reader in readers.get(name, ()):
-                wait(reader, name)
+            name_readers = readers.get(name)
+            if name_readers:
+                _add_to_each(reasons, name_readers, name)
         if effect:
             wait(self.last_effect, EFFECT)
         if produces_value:
@@ -332,9 +334,9 @@ class _Builder:
                 readers[name] = {index}
             else:
                 name_readers.add(index)
-        for name in writes:
-            last_writer[name] = index
-            readers.pop(name, None)  # no readers since this write (absent == empty)
+        last_writer.update(dict.fromkeys(writes, index))
+        # No readers since this write (absent and empty are read alike).
+        deque(map(readers.pop, writes, repeat(None)), maxlen=0)
         if effect:
             self.last_effect = index
         if opaque:
@@ -381,6 +383,18 @@ class _BoundBefore:
 
     def __contains__(self, name: object) -> bool:
         return name in self.cell or name in self.ns
+
+
+def _add_to_each(table: dict[K, set[V]], keys: Iterable[K], item: V) -> None:
+    """``table[key].add(item)`` for every key (new keys get a set), looping in C.
+
+    Alias groups and readers grow with the cell, so these loops are the
+    analysis' inner loops.
+    """
+    keys = keys if isinstance(keys, set | frozenset) else set(keys)
+    for key in keys - table.keys():
+        table[key] = set()
+    deque(map(set.add, map(table.__getitem__, keys), repeat(item)), maxlen=0)
 
 
 def _is_builtin(name: str, env: Env) -> bool:
