@@ -416,6 +416,11 @@ def _makes_iterator(node: ast.stmt) -> bool:
 
 def _rebind_env(env: Env, node: ast.stmt, binds: frozenset[str]) -> Env:
     """Names rebound by the cell lose what the namespace told us; imports teach us modules."""
+    imports = isinstance(node, ast.Import | ast.ImportFrom)
+    if not imports and not any(
+        name in env.qualnames or name in env.modules or name in env.immutables for name in binds
+    ):
+        return env  # nothing known about the rebound names: the same env (and its caches)
     qualnames = {k: v for k, v in env.qualnames.items() if k not in binds}
     modules = set(env.modules - binds)
     if isinstance(node, ast.Import):
