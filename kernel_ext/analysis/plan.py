@@ -139,9 +139,10 @@ def _initial_env(ns: Mapping[str, object], tree: ast.Module) -> Env:
 
 def _names_bound_anywhere(tree: ast.Module) -> frozenset[str]:
     bound: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
-            bound.add(node.id)
+    for node in _walk(tree):
+        if isinstance(node, ast.Name):
+            if not isinstance(node.ctx, ast.Load):
+                bound.add(node.id)
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             bound.add(node.name)
         elif isinstance(node, ast.Import | ast.ImportFrom):
@@ -149,6 +150,24 @@ def _names_bound_anywhere(tree: ast.Module) -> frozenset[str]:
         elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) and node.name:
             bound.add(node.name)
     return frozenset(bound)
+
+
+def _walk(tree: ast.AST) -> list[ast.AST]:
+    """Every node under ``tree`` (as ``ast.walk``, in another order; contexts and
+    operators left out), without ``ast.walk``'s generator per node."""
+    out: list[ast.AST] = []
+    todo = [tree]
+    AST = ast.AST  # noqa: N806 - local for speed
+    while todo:
+        node = todo.pop()
+        out.append(node)
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if type(value) is list:
+                todo.extend(v for v in value if isinstance(v, AST))
+            elif isinstance(value, AST) and value._fields:
+                todo.append(value)
+    return out
 
 
 @dataclass
