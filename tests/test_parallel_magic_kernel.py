@@ -35,7 +35,7 @@ def test_interrupt_stops_the_cell_and_the_kernel_stays_usable(own_kernel: Kernel
     res = kernel.collect(msg_id, timeout=30)
     waited = time.monotonic() - interrupted_at
     assert res.error is not None and res.error.ename == "KeyboardInterrupt", res.error
-    assert waited < 1.5, f"the cell took {waited:.2f}s to stop after the interrupt"
+    assert waited < 2.0, f"the cell took {waited:.2f}s to stop after the interrupt"
     # The kernel still runs cells, and the interrupted cell left only what ran before `b`.
     after = kernel.execute("x = 1\nx + 1").check_ok()
     assert after.results == [{"text/plain": "2"}]
