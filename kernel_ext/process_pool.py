@@ -114,10 +114,12 @@ class ProcessSlot:
 
         Raises the task's own exception (with the worker's traceback as its
         cause), :class:`WorkerDiedError` if the process died, or
-        :class:`CancelledInWorker` if :meth:`kill` stopped it.
+        :class:`CancelledInWorker` if :meth:`kill` stopped it (also when the
+        kill came after :meth:`arm` but before the call was sent).
         """
-        self._killed_by_cancel = False
         executor = self._get_executor()
+        if self._killed_by_cancel:
+            raise CancelledInWorker(key)
         try:
             future = executor.submit(_run_in_worker, func, args, kwargs)
             if on_start is not None:
@@ -141,6 +143,15 @@ class ProcessSlot:
             exc.__cause__ = RemoteTraceback(value.text)
             raise exc
         return value, f"pid:{pid}", start, end
+
+    def arm(self) -> None:
+        """A new task is assigned to this slot: forget earlier kills.
+
+        Called under the job's lock, before the slot is listed as running, so a
+        cancel either sees the slot (and its kill is honoured by :meth:`run`)
+        or does not (and the job stops before the task is sent).
+        """
+        self._killed_by_cancel = False
 
     def kill(self) -> None:
         """Stop whatever runs now; the next :meth:`run` starts a fresh process."""

@@ -341,6 +341,7 @@ class Job:
                 task = tasks[i]
                 remote = slot is not None and not task.local
                 if remote:
+                    slot.arm()
                     self._running_slots.add(slot)
                 lock.release()
                 try:
