@@ -14,15 +14,19 @@ and from then on works with integers. Its state is:
 ``states[i]``      the task's :class:`TaskState`; ``counts`` tallies them.
 ``results[i]``     the value of a finished task, until it is released.
 
-Worker loops (``num_workers`` threads, or the calling thread for ``sync``)
-take the best ready task under one lock, run it outside the lock, then
-record the result, make dependents ready and release inputs under the lock
-again. There is no central dispatcher thread and no per-task future: a worker
-that makes a dependent ready usually runs it itself next, so a task of a few
-microseconds costs a few microseconds. Idle workers are woken only when more
-than one task became ready.
+Workers are *slices* on the kernel's one shared thread pool
+(:mod:`kernel_ext.thread_pool`): a job keeps at most ``num_workers`` slices
+queued or running. A slice takes the best ready task under the job's lock,
+runs it outside the lock, then records the result, makes dependents ready and
+releases inputs under the lock again. There is no central dispatcher and no
+per-task future: a slice that makes a dependent ready usually runs it itself
+next, so a task of a few microseconds costs a few microseconds. When more than
+one task becomes ready, more slices are queued; a slice with nothing ready
+ends, and one that has run for a quantum goes to the back of the pool's queue,
+so concurrent jobs share the threads fairly. ``sync`` runs one slice to the
+end in the calling thread.
 
-The ``processes`` backend uses the same loops; each loop owns one worker
+The ``processes`` backend uses the same slices; each slice borrows one worker
 process (:mod:`kernel_ext.process_pool`) and sends the call there. Tasks marked
 ``local`` run in the loop's own thread.
 
@@ -52,6 +56,7 @@ from kernel_ext.events import FINAL_STATES, EventDispatcher, Observer, TaskEvent
 from kernel_ext.graph import Graph, needs_resolving, resolve
 from kernel_ext.ordering import order
 from kernel_ext.process_pool import CancelledInWorker, ProcessSlot, SlotPool
+from kernel_ext.thread_pool import QUANTUM, shared_pool
 
 BACKENDS = ("threads", "processes", "sync")
 
@@ -150,12 +155,13 @@ class Job:
         self._errors: list[tuple[Hashable, BaseException]] = []
         self._stopping = False
         self._lock = threading.Lock()
-        self._wakeup = threading.Condition(self._lock)
-        self._idle = 0
-        self._active_loops = 0
+        self._pool = shared_pool
+        self._active_loops = 0  # slices queued or running on the pool
+        self._lanes = list(range(self.num_workers - 1, -1, -1))  # free worker numbers
         self._done = threading.Event()
         self._events = EventDispatcher(f"kernel_ext-events-{self.id}")
         self._slots: list[ProcessSlot] = []
+        self._free_slots: list[ProcessSlot] = []
         self._running_slots: set[ProcessSlot] = set()
 
     # ----------------------------------------------------------------- public API
@@ -194,21 +200,13 @@ class Job:
                 return self
         if self.backend == "sync":
             self._active_loops = 1
-            self._worker_loop(None)
+            self._run_slice(inline=True)
             return self
-        if self.backend == "processes":
-            self._slots = _slot_pool.acquire(self.num_workers)
-        loops = min(self.num_workers, len(self.keys))
-        self._active_loops = loops
-        for n in range(loops):
-            slot = self._slots[n] if self._slots else None
-            thread = threading.Thread(
-                target=self._worker_loop,
-                args=(slot,),
-                name=f"kernel_ext-{self.id}-worker-{n}",
-                daemon=True,
-            )
-            thread.start()
+        with self._lock:
+            if self.backend == "processes":
+                self._slots = _slot_pool.acquire(self.num_workers)
+                self._free_slots = list(self._slots)
+            self._spawn_locked(len(self._ready))
         return self
 
     def done(self) -> bool:
@@ -222,11 +220,12 @@ class Job:
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
-            while not self._done.is_set():
-                remaining = 0.1 if deadline is None else min(0.1, deadline - time.monotonic())
-                if remaining <= 0:
-                    return False
-                self._done.wait(remaining)
+            with self._pool.blocking():  # waiting inside a task: let the pool grow by one
+                while not self._done.is_set():
+                    remaining = 0.1 if deadline is None else min(0.1, deadline - time.monotonic())
+                    if remaining <= 0:
+                        return False
+                    self._done.wait(remaining)
         except KeyboardInterrupt:
             self.cancel()
             raise
@@ -293,7 +292,6 @@ class Job:
             self._ready.clear()
             self._cancel_unfinished_locked(include_running=False)
             running = list(self._running_slots)
-            self._wakeup.notify_all()
             if was_pending:
                 self.started_at = time.monotonic()
         for slot in running:
@@ -321,19 +319,36 @@ class Job:
         if self._events.active:
             self._emit(i, TaskState.QUEUED)
 
-    def _worker_loop(self, slot: ProcessSlot | None) -> None:
-        worker = threading.current_thread().name if slot is None else None
+    def _spawn_locked(self, wanted: int) -> None:
+        """Queue up to ``wanted`` more slices, never more than ``num_workers`` at once."""
+        for _ in range(min(wanted, self.num_workers - self._active_loops)):
+            self._active_loops += 1
+            self._pool.submit(self._run_slice)
+
+    def _run_slice(self, inline: bool = False) -> None:
+        """Run ready tasks on this thread until none is ready or the quantum is used.
+
+        A slice that used up its quantum while work remains goes to the back of
+        the pool's queue. ``inline`` (the sync backend) runs to the end here.
+        """
         lock = self._lock
         tasks = self._tasks
         ready = self._ready
+        thread = threading.current_thread()
         lock.acquire()
+        lane = self._lanes.pop() if self._lanes else 0
+        slot = self._free_slots.pop() if self._free_slots else None
+        if not inline:
+            thread.name = f"kernel_ext-{self.id}-worker-{lane}"
+        worker = thread.name if slot is None else None
+        deadline = None if inline else time.monotonic() + QUANTUM
+        requeue = False
         try:
             while True:
-                while not ready and not self._stopping and self._unresolved:
-                    self._idle += 1
-                    self._wakeup.wait()
-                    self._idle -= 1
                 if self._stopping or not ready:
+                    break
+                if deadline is not None and time.monotonic() >= deadline:
+                    requeue = True
                     break
                 i = heapq.heappop(ready)
                 self._set_state(i, TaskState.RUNNING)
@@ -362,9 +377,15 @@ class Job:
                 else:
                     self._task_failed(i, error, where, start, end)
         finally:
-            self._active_loops -= 1
-            if self._active_loops == 0:
-                self._finish_locked()
+            self._lanes.append(lane)
+            if slot is not None:
+                self._free_slots.append(slot)
+            if requeue and not self._stopping:
+                self._pool.submit(self._run_slice)
+            else:
+                self._active_loops -= 1
+                if self._active_loops == 0 and (self._stopping or not self._unresolved):
+                    self._finish_locked()
             lock.release()
 
     def _run_task(
@@ -427,10 +448,8 @@ class Job:
             if waiting[dependent] == 0 and self._states[dependent] is TaskState.WAITING:
                 self._make_ready(dependent)
                 newly_ready += 1
-        if newly_ready > 1 and self._idle:
-            self._wakeup.notify(newly_ready - 1)
-        elif not self._unresolved and self._idle:
-            self._wakeup.notify_all()
+        if newly_ready > 1 and self.backend != "sync":
+            self._spawn_locked(len(self._ready) - 1)  # this slice takes one itself
 
     def _task_failed(self, i: int, error: BaseException, worker: str,
                      start: float, end: float) -> None:
@@ -438,8 +457,6 @@ class Job:
             if self._events.active:
                 self._emit(i, TaskState.RETRIED, worker, start, end, error)
             self._make_ready(i)
-            if self._idle:
-                self._wakeup.notify()
             return
         _name_task_in(error, self.keys[i])
         self._errors.append((self.keys[i], error))
@@ -449,12 +466,9 @@ class Job:
             self._emit(i, TaskState.FAILED, worker, start, end, error)
         if self.keep_going:
             self._skip_dependents(i)
-            if not self._unresolved and self._idle:
-                self._wakeup.notify_all()
         else:
             self._stopping = True
             self._ready.clear()
-            self._wakeup.notify_all()
 
     def _skip_dependents(self, i: int) -> None:
         stack = list(self._dependents[i])
