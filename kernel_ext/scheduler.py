@@ -56,7 +56,7 @@ from kernel_ext.events import FINAL_STATES, EventDispatcher, Observer, TaskEvent
 from kernel_ext.graph import Graph, needs_resolving, resolve
 from kernel_ext.ordering import order
 from kernel_ext.process_pool import CancelledInWorker, ProcessSlot, SlotPool
-from kernel_ext.thread_pool import QUANTUM, shared_pool
+from kernel_ext.thread_pool import QUANTUM, SharedThreadPool, shared_pool
 
 BACKENDS = ("threads", "processes", "sync")
 
@@ -100,6 +100,7 @@ class Job:
         retries: int = 0,
         keep_going: bool = False,
         name: str | None = None,
+        pool: SharedThreadPool | None = None,
     ) -> None:
         if backend not in BACKENDS:
             raise ValueError(
@@ -155,7 +156,7 @@ class Job:
         self._errors: list[tuple[Hashable, BaseException]] = []
         self._stopping = False
         self._lock = threading.Lock()
-        self._pool = shared_pool
+        self._pool = pool or shared_pool  # another pool: for tests and embedding
         self._active_loops = 0  # slices queued or running on the pool
         self._lanes = list(range(self.num_workers - 1, -1, -1))  # free worker numbers
         self._done = threading.Event()
