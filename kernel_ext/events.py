@@ -9,10 +9,11 @@ in batches, so a slow or failing observer never slows down or breaks the job.
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import NamedTuple
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,14 @@ class TaskEvent(NamedTuple):
     error: BaseException | None = None
 
 
+#: ``make_event((job_id, key, group, state, worker, start, end, attempt, error))``:
+#: builds a TaskEvent in C, skipping the named tuple's Python-level ``__new__``
+#: (all nine fields, in order). For the scheduler's hot path.
+make_event = functools.partial(tuple.__new__, TaskEvent)
+
+#: The states that are reported as events: every state but WAITING.
+EVENT_STATES = frozenset(TaskState) - {TaskState.WAITING}
+
 #: An observer gets events in batches, in the order they happened.
 Observer = Callable[[Sequence[TaskEvent]], None]
 
@@ -70,11 +79,19 @@ class EventDispatcher:
     ``push`` is the only call on the scheduler's path: a deque append. The
     dispatcher wakes every ``interval`` seconds, so bursts of events coalesce
     into one batch per observer call.
+
+    Each observer names the states it wants; ``wanted`` is their union, and the
+    scheduler builds an event only if its state is in it (a plain attribute
+    read and a set lookup), so an observer of final states alone does not pay
+    for QUEUED and RUNNING events.
     """
 
     def __init__(self, name: str, interval: float = 0.02) -> None:
         self._queue: deque[TaskEvent] = deque()
         self._observers: list[Observer] = []
+        self._filters: list[frozenset[TaskState]] = []  # the states each observer wants
+        #: States some observer wants; the scheduler reads it without a lock.
+        self.wanted: frozenset[TaskState] = frozenset()
         self._done_callbacks: list[Callable[[], None]] = []
         self._closing = threading.Event()
         self._closed = threading.Event()
@@ -86,11 +103,21 @@ class EventDispatcher:
     @property
     def active(self) -> bool:
         """True when events should be produced at all (someone listens)."""
-        return bool(self._observers)
+        return bool(self.wanted)
 
-    def subscribe(self, observer: Observer) -> None:
+    def subscribe(self, observer: Observer, states: Iterable[TaskState] | None = None) -> None:
+        """Deliver events in ``states`` (default: all) to ``observer``.
+
+        An observer is subscribed once: subscribing it again changes its states.
+        """
+        wanted = EVENT_STATES if states is None else frozenset(states) & EVENT_STATES
         with self._lock:
-            self._observers.append(observer)
+            if observer in self._observers:
+                self._filters[self._observers.index(observer)] = wanted
+            else:
+                self._observers.append(observer)
+                self._filters.append(wanted)
+            self.wanted = frozenset().union(*self._filters)
             if not self._started:
                 self._started = True
                 self._thread.start()
@@ -98,7 +125,9 @@ class EventDispatcher:
     def unsubscribe(self, observer: Observer) -> None:
         with self._lock:
             if observer in self._observers:
-                self._observers.remove(observer)
+                n = self._observers.index(observer)
+                del self._observers[n], self._filters[n]
+                self.wanted = frozenset().union(*self._filters)
 
     def push(self, event: TaskEvent) -> None:
         self._queue.append(event)
@@ -150,9 +179,16 @@ class EventDispatcher:
                 batch.append(pop())
         except IndexError:
             pass
-        for observer in list(self._observers):
+        with self._lock:
+            subscribers = list(zip(self._observers, self._filters, strict=True))
+        for observer, states in subscribers:
+            events = batch
+            if states != EVENT_STATES:
+                events = [e for e in batch if e.state in states]
+                if not events:
+                    continue
             try:
-                observer(batch)
+                observer(events)
             except Exception:
                 log.exception("observer %r raised; it stays subscribed, the job is not affected",
                               observer)

@@ -48,11 +48,11 @@ import itertools
 import os
 import threading
 import time
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import Any
 
 from kernel_ext.errors import JobCancelledError
-from kernel_ext.events import FINAL_STATES, EventDispatcher, Observer, TaskEvent, TaskState
+from kernel_ext.events import FINAL_STATES, EventDispatcher, Observer, TaskState, make_event
 from kernel_ext.graph import Graph, needs_resolving, resolve
 from kernel_ext.ordering import order
 from kernel_ext.process_pool import CancelledInWorker, ProcessSlot, SlotPool
@@ -171,9 +171,14 @@ class Job:
         done = self.counts[TaskState.FINISHED]
         return f"<Job {self.id} {self.status.value}: {done}/{len(self.keys)} tasks finished>"
 
-    def subscribe(self, observer: Observer) -> None:
-        """Call ``observer(events)`` with batches of events from now on, off the job's threads."""
-        self._events.subscribe(observer)
+    def subscribe(self, observer: Observer, states: Iterable[TaskState] | None = None) -> None:
+        """Call ``observer(events)`` with batches of events from now on, off the job's threads.
+
+        ``states`` limits the events to those states (default: all); events in
+        states no observer wants are never built. Subscribing an observer again
+        changes its states.
+        """
+        self._events.subscribe(observer, states)
 
     def unsubscribe(self, observer: Observer) -> None:
         self._events.unsubscribe(observer)
@@ -305,8 +310,8 @@ class Job:
     def _emit(self, i: int, state: TaskState, worker: str | None = None,
               start: float | None = None, end: float | None = None,
               error: BaseException | None = None) -> None:
-        self._events.push(TaskEvent(self.id, self.keys[i], self._groups[i], state, worker,
-                                    start, end, self._attempts[i] or 1, error))
+        self._events.push(make_event((self.id, self.keys[i], self._groups[i], state, worker,
+                                      start, end, self._attempts[i] or 1, error)))
 
     def _set_state(self, i: int, state: TaskState) -> None:
         counts = self.counts
@@ -317,7 +322,7 @@ class Job:
     def _make_ready(self, i: int) -> None:
         self._set_state(i, TaskState.QUEUED)
         heapq.heappush(self._ready, i)
-        if self._events.active:
+        if TaskState.QUEUED in self._events.wanted:
             self._emit(i, TaskState.QUEUED)
 
     def _spawn_locked(self, wanted: int) -> None:
@@ -407,7 +412,7 @@ class Job:
                 args, kwargs = task.args, task.kwargs or {}
             if slot is not None:
                 on_start = None
-                if self._events.active:
+                if TaskState.RUNNING in self._events.wanted:
 
                     def on_start(name: str) -> None:
                         nonlocal where
@@ -416,7 +421,7 @@ class Job:
 
                 value, where, start, end = slot.run(self.keys[i], task.func, args, kwargs, on_start)
                 return value, None, where, start, end
-            if self._events.active:
+            if TaskState.RUNNING in self._events.wanted:
                 self._emit(i, TaskState.RUNNING, where, start)
             value = task.func(*args, **kwargs)
             return value, None, where, start, time.monotonic()
@@ -431,7 +436,7 @@ class Job:
     def _task_finished(self, i: int, value: Any, worker: str, start: float, end: float) -> None:
         self._set_state(i, TaskState.FINISHED)
         self._unresolved -= 1
-        if self._events.active:
+        if TaskState.FINISHED in self._events.wanted:
             self._emit(i, TaskState.FINISHED, worker, start, end)
         if self._consumers[i] or self._is_output[i]:
             self._results[i] = value
@@ -455,7 +460,7 @@ class Job:
     def _task_failed(self, i: int, error: BaseException, worker: str,
                      start: float, end: float) -> None:
         if self._attempts[i] <= self.retries:
-            if self._events.active:
+            if TaskState.RETRIED in self._events.wanted:
                 self._emit(i, TaskState.RETRIED, worker, start, end, error)
             self._make_ready(i)
             return
@@ -463,7 +468,7 @@ class Job:
         self._errors.append((self.keys[i], error))
         self._set_state(i, TaskState.FAILED)
         self._unresolved -= 1
-        if self._events.active:
+        if TaskState.FAILED in self._events.wanted:
             self._emit(i, TaskState.FAILED, worker, start, end, error)
         if self.keep_going:
             self._skip_dependents(i)
@@ -478,7 +483,7 @@ class Job:
             if self._states[j] is TaskState.WAITING:
                 self._set_state(j, TaskState.SKIPPED)
                 self._unresolved -= 1
-                if self._events.active:
+                if TaskState.SKIPPED in self._events.wanted:
                     self._emit(j, TaskState.SKIPPED)
                 stack.extend(self._dependents[j])
 
@@ -488,7 +493,7 @@ class Job:
                 continue
             self._set_state(i, TaskState.CANCELLED)
             self._unresolved -= 1
-            if self._events.active:
+            if TaskState.CANCELLED in self._events.wanted:
                 self._emit(i, TaskState.CANCELLED, end=time.monotonic())
 
     def _finish_locked(self) -> None:

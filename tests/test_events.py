@@ -9,7 +9,9 @@ import time
 import pytest
 
 import kernel_ext
+import kernel_ext.scheduler as scheduler
 from kernel_ext import Graph, Ref, Task, TaskState
+from kernel_ext.api import as_graph
 
 
 class Recorder:
@@ -203,3 +205,55 @@ def test_a_process_task_is_reported_running_while_it_runs(tmp_path):
     _end(job)
     assert rec.states("t") == [TaskState.QUEUED, TaskState.RUNNING, TaskState.FINISHED]
     assert {e.worker for e in rec.events if e.state is not TaskState.QUEUED} == {f"pid:{pid}"}
+
+
+def test_an_observer_of_some_states_gets_only_those_and_others_still_get_all(monkeypatch):
+    finals = Recorder()
+    everything = Recorder()
+    built = []
+
+    make_event = scheduler.make_event
+
+    def counting(fields):
+        built.append(fields[3])
+        return make_event(fields)
+
+    graph = {f"t{i}": (abs, -i) for i in range(20)}
+    job = kernel_ext.Job(as_graph(graph), [f"t{i}" for i in range(20)])
+    job.subscribe(finals, states={TaskState.FINISHED, TaskState.FAILED})
+    monkeypatch.setattr(scheduler, "make_event", counting)
+    job.start()
+    job.result(10)
+    _end(job)
+    assert [e.state for e in finals.events] == [TaskState.FINISHED] * 20
+    assert {e.key for e in finals.events} == set(graph)
+    assert all(e.start is not None and e.end >= e.start for e in finals.events)
+    # Nobody asked for QUEUED or RUNNING: those events were never built.
+    assert built == [TaskState.FINISHED] * 20
+
+    job = kernel_ext.Job(as_graph(graph), [f"t{i}" for i in range(20)])
+    finals = Recorder()
+    job.subscribe(finals, states={TaskState.FINISHED})
+    job.subscribe(everything)
+    job.start()
+    job.result(10)
+    _end(job)
+    assert [e.state for e in finals.events] == [TaskState.FINISHED] * 20
+    assert len(everything.events) == 60
+    assert everything.states("t3") == [TaskState.QUEUED, TaskState.RUNNING, TaskState.FINISHED]
+
+
+def test_subscribing_again_changes_the_states_and_unsubscribing_stops_events():
+    rec = Recorder()
+    job = kernel_ext.Job(as_graph({"a": (abs, -1)}), "a")
+    job.subscribe(rec)
+    job.subscribe(rec, states={TaskState.FINISHED})
+    assert job._events.wanted == {TaskState.FINISHED}
+    assert len(job._events._observers) == 1
+    job.unsubscribe(rec)
+    assert job._events.wanted == frozenset() and not job._events.active
+    job.subscribe(rec, states=[TaskState.RUNNING])
+    job.start()
+    assert job.result(10) == 1
+    _end(job)
+    assert [e.state for e in rec.events] == [TaskState.RUNNING]
