@@ -11,7 +11,10 @@ and from then on works with integers. Its state is:
 ``ready``          a heap of ready task numbers: the lowest (highest priority)
                    is taken first, which finishes branches before starting new
                    ones and keeps memory low.
-``states[i]``      the task's :class:`TaskState`; ``counts`` tallies them.
+``states[i]``      the task's :class:`TaskState`.
+``counts_of[i]``   the state tally of task i's group (one dict per group,
+                   shared by its tasks), kept with ``states``: views poll
+                   ``group_counts()`` instead of following every event.
 ``results[i]``     the value of a finished task, until it is released.
 
 Workers are *slices* on the kernel's one shared thread pool
@@ -41,6 +44,7 @@ and are delivered by the job's dispatcher thread, never by the workers.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import enum
 import heapq
@@ -73,6 +77,7 @@ class JobStatus(enum.Enum):
 
 
 _RELEASED = object()  # marks a result slot whose value was released
+_COUNTED = tuple(s for s in TaskState if s is not TaskState.RETRIED)  # states a task can be in
 
 
 def default_workers() -> int:
@@ -149,8 +154,12 @@ class Job:
         self._attempts = [0] * n
         self._results: list[Any] = [_RELEASED] * n
         self._states = [TaskState.WAITING] * n
-        self.counts: dict[TaskState, int] = {s: 0 for s in TaskState if s is not TaskState.RETRIED}
-        self.counts[TaskState.WAITING] = n
+        # Per group, how many of its tasks are in each state; _counts_of[i] is task i's.
+        self._group_counts: dict[str, dict[TaskState, int]] = {
+            group: {s: (total if s is TaskState.WAITING else 0) for s in _COUNTED}
+            for group, total in collections.Counter(self._groups).items()
+        }
+        self._counts_of = list(map(self._group_counts.__getitem__, self._groups))
         self._unresolved = n  # tasks not yet in a final state
         self._ready: list[int] = []
         self._errors: list[tuple[Hashable, BaseException]] = []
@@ -170,6 +179,25 @@ class Job:
     def __repr__(self) -> str:
         done = self.counts[TaskState.FINISHED]
         return f"<Job {self.id} {self.status.value}: {done}/{len(self.keys)} tasks finished>"
+
+    @property
+    def counts(self) -> dict[TaskState, int]:
+        """How many tasks are in each state (every state but RETRIED, an event only)."""
+        totals = dict.fromkeys(_COUNTED, 0)
+        for counts in list(self._group_counts.values()):
+            for state, n in list(counts.items()):
+                totals[state] += n
+        return totals
+
+    def group_counts(self) -> dict[str, dict[TaskState, int]]:
+        """Per group (in job order), how many tasks are in each state: a consistent snapshot.
+
+        Costs one small dict copy per group under the job's lock, whatever the
+        number of tasks: live views poll it a few times a second instead of
+        following an event per state change.
+        """
+        with self._lock:
+            return {group: counts.copy() for group, counts in self._group_counts.items()}
 
     def subscribe(self, observer: Observer, states: Iterable[TaskState] | None = None) -> None:
         """Call ``observer(events)`` with batches of events from now on, off the job's threads.
@@ -314,7 +342,7 @@ class Job:
                                       start, end, self._attempts[i] or 1, error)))
 
     def _set_state(self, i: int, state: TaskState) -> None:
-        counts = self.counts
+        counts = self._counts_of[i]
         counts[self._states[i]] -= 1
         counts[state] += 1
         self._states[i] = state

@@ -205,3 +205,37 @@ def test_counts_cover_every_task_in_a_final_state():
     counts = Counter({s: n for s, n in job.counts.items() if n})
     assert counts == Counter({TaskState.FINISHED: 50})
     assert all(s in FINAL_STATES for s in job.states().values())
+
+
+def test_group_counts_are_exact_at_the_end_and_consistent_while_running():
+    def boom(x):
+        raise ValueError("no")
+
+    gate = threading.Event()
+    tasks = [Task(f"a{i}", abs, (-i,), group="abs") for i in range(30)]
+    tasks += [Task("gate", gate.wait, (10,), group="gate"),
+              Task("bad", boom, (Ref("gate"),), group="bad"),
+              Task("after", abs, (Ref("bad"),), group="after")]
+    keys = [t.key for t in tasks]
+    job = kernel_ext.Job(Graph(tasks), keys, keep_going=True, num_workers=2)
+    before = job.group_counts()
+    assert list(before) == list(dict.fromkeys(job.group_of(k) for k in job.keys))
+    assert {g: c[TaskState.WAITING] for g, c in before.items()} == {
+        "abs": 30, "gate": 1, "bad": 1, "after": 1}
+    job.start()
+    snapshots = []
+    while not job.done():
+        snapshots.append(job.group_counts())
+        if len(snapshots) == 20:
+            gate.set()
+        time.sleep(0.001)
+    for snap in snapshots:  # every snapshot accounts for every task exactly once
+        assert {g: sum(c.values()) for g, c in snap.items()} == {
+            "abs": 30, "gate": 1, "bad": 1, "after": 1}
+    assert any(s["gate"][TaskState.RUNNING] == 1 for s in snapshots)
+    final = {g: {s: n for s, n in c.items() if n} for g, c in job.group_counts().items()}
+    assert final == {"abs": {TaskState.FINISHED: 30}, "gate": {TaskState.FINISHED: 1},
+                     "bad": {TaskState.FAILED: 1}, "after": {TaskState.SKIPPED: 1}}
+    # The job's totals are the sum over groups.
+    assert Counter({s: n for s, n in job.counts.items() if n}) == Counter(
+        {TaskState.FINISHED: 31, TaskState.FAILED: 1, TaskState.SKIPPED: 1})
