@@ -52,9 +52,23 @@ __all__ = [
 
 def load_ipython_extension(ipython):  # type: ignore[no-untyped-def]
     """``%load_ext kernel_ext``: register the magics and make their defaults configurable."""
+    from kernel_ext.background import install
     from kernel_ext.magics import Parallel
 
     magics = Parallel(shell=ipython, parent=ipython)
+    install(ipython, magics)
     ipython.register_magics(magics)
     if magics not in ipython.configurables:
         ipython.configurables.append(magics)
+
+
+def __getattr__(name: str) -> object:
+    """``kernel_ext.jobs``: the running kernel's background jobs by number (read-only)."""
+    if name == "jobs":
+        from kernel_ext.background import registry_of
+
+        registry = registry_of(None)
+        if registry is None:
+            raise AttributeError("kernel_ext.jobs needs the extension: %load_ext kernel_ext")
+        return registry
+    raise AttributeError(f"module 'kernel_ext' has no attribute {name!r}")

@@ -12,11 +12,13 @@ from typing import Any
 
 from IPython.core.displayhook import DisplayHook
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, cell_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Bool, Enum, Float, Integer
 
 from kernel_ext.analysis import analyze_cell
+from kernel_ext.background.magics_jobs import jobs_line
+from kernel_ext.background.routing import current_parent
 from kernel_ext.cell.live import ViewOptions
 from kernel_ext.cell.runner import CellRun, RunOptions
 
@@ -24,6 +26,8 @@ from kernel_ext.cell.runner import CellRun, RunOptions
 @magics_class
 class Parallel(Magics):
     """Run notebook cells as parallel task graphs."""
+
+    job_registry: Any = None  # the kernel's JobRegistry, given by kernel_ext.background.install
 
     workers = Integer(
         None, allow_none=True, help="Worker threads or processes (default: the machine's cores)."
@@ -51,20 +55,30 @@ class Parallel(Magics):
     @argument("--stream", action="store_true", default=None, help="Show the task stream.")
     @argument("--graph", action="store_true", default=None, help="Show the task graph.")
     @argument(
+        "--background", "--bg", action="store_true",
+        help="Start the cell as a background job and return at once (see %%jobs).",
+    )
+    @argument(
         "--explain",
         action="store_true",
         help="Show the statements, their dependencies and the names behind each, without running.",
     )
-    @cell_magic
-    def parallel(self, line: str, cell: str) -> Any:
+    @line_cell_magic
+    def parallel(self, line: str, cell: str | None = None) -> Any:
         """Run the cell's independent statements (and loop iterations) at once.
 
         The cell means what it means without the magic: the same names are
         left behind, output appears in statement order, and errors are those
         of the plain cell. Statements that the analysis cannot prove
         independent run in their original order.
+
+        With ``--background`` the cell returns at once; later cells that need
+        its names wait for them by themselves. As a line magic:
+        ``%parallel jobs``, ``%parallel cancel N|all``, ``%parallel wait [N]``.
         """
         __tracebackhide__ = True  # noqa: F841 - IPython hides this frame in tracebacks
+        if cell is None:
+            return jobs_line(self.job_registry, line)
         args = parse_argstring(self.parallel, line)
         if args.processes and args.threads:
             raise UsageError("choose one of --processes and --threads, not both")
@@ -80,6 +94,8 @@ class Parallel(Magics):
         if args.explain:
             print(plan.explain())
             return None
+        if args.background:
+            return self._start_background(plan, filename, backend, workers, args, source)
         run = CellRun(
             plan,
             shell.user_ns,
@@ -92,6 +108,35 @@ class Parallel(Magics):
         if DisplayHook.semicolon_at_end_of_expression(source):
             return None  # a trailing ';' hides the value, as in a plain cell
         return result
+
+    @line_magic("jobs")
+    def jobs_magic(self, line: str = "") -> Any:
+        """Show the background jobs: state, progress, start time, duration (``%parallel jobs``)."""
+        return jobs_line(self.job_registry, "jobs " + line)
+
+    def _start_background(self, plan: Any, filename: str, backend: str, workers: int | None,
+                          args: Any, source: str) -> None:
+        registry = self.job_registry
+        number = registry.next_number()
+        views = _view_options_from(self, args)
+        run = CellRun(
+            plan,
+            self.shell.user_ns,
+            filename,
+            RunOptions(backend=backend, workers=workers, views=None, name=f"job {number}"),
+            shell=self.shell,
+            compile_flags=self.shell.compile.flags,
+            before_statement=lambda stmt: registry.check_before(stmt, plan.statements),
+        )
+        show_value = not DisplayHook.semicolon_at_end_of_expression(source)
+        job = registry.start(number, run, current_parent(self.shell), show_value)
+        earlier = sorted(j.number for j in job.prerequisites)
+        waits = ", ".join(f"job {n}" for n in earlier)
+        print(f"job {number}" + (f" (starts after {waits})" if waits else ""))
+        if views.progress or views.stream or views.graph:
+            from kernel_ext.views import display_views
+
+            display_views(run.job, progress=views.progress, stream=views.stream, graph=views.graph)
 
 
 def _view_options_from(magics: Parallel, args: Any) -> ViewOptions:

@@ -93,6 +93,7 @@ class ExecResult:
     elapsed: float = 0.0  # from sending the request to its reply
     payload: list[dict[str, Any]] = field(default_factory=list)  # reply payloads (pager text)
     raw: list[dict[str, Any]] = field(default_factory=list)
+    msg_id: str = ""  # the execute request's id: the parent of everything it outputs
 
     def check_ok(self) -> ExecResult:
         """Fail loudly (with the traceback) unless the request succeeded."""
@@ -218,6 +219,8 @@ class KernelSession:
         self._env.update(extra_env or {})
         self.kc: Any = None
         self._sent_at = time.monotonic()
+        # every iopub message seen, by its parent's msg_id (late output of background work)
+        self.by_parent: dict[str, list[dict[str, Any]]] = {}
 
     # ------------------------------------------------------------------ lifetime
 
@@ -286,7 +289,7 @@ class KernelSession:
         """Gather the iopub messages and the reply of the request ``msg_id``."""
         kc = self.kc
         started = self._sent_at
-        res = ExecResult(code=code)
+        res = ExecResult(code=code, msg_id=msg_id)
         deadline = time.monotonic() + timeout
         idle = False
         while not idle:
@@ -297,6 +300,7 @@ class KernelSession:
                 msg = kc.get_iopub_msg(timeout=remaining)
             except queue.Empty:
                 continue
+            self._keep(msg)
             if msg["parent_header"].get("msg_id") != msg_id:
                 continue
             res.raw.append(msg)
@@ -340,6 +344,37 @@ class KernelSession:
             )
         res.elapsed = time.monotonic() - started
         return res
+
+    def _keep(self, msg: dict[str, Any]) -> None:
+        parent = msg["parent_header"].get("msg_id")
+        if parent:
+            self.by_parent.setdefault(parent, []).append(msg)
+
+    def messages_for(
+        self,
+        msg_id: str,
+        until: Any = None,
+        timeout: float = 10,
+    ) -> list[dict[str, Any]]:
+        """Every iopub message seen so far whose parent is ``msg_id``, including late ones.
+
+        Reads iopub for up to ``timeout`` seconds, until ``until(messages)`` is true
+        (without ``until``: reads what is already there, briefly).
+        """
+        deadline = time.monotonic() + (timeout if until is not None else 0.2)
+        while True:
+            messages = self.by_parent.get(msg_id, [])
+            if until is not None and until(messages):
+                return messages
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                if until is not None:
+                    raise TimeoutError(f"messages of {msg_id} never satisfied the condition")
+                return messages
+            try:
+                self._keep(self.kc.get_iopub_msg(timeout=min(remaining, 0.1)))
+            except queue.Empty:
+                continue
 
     def _reply(self, msg_id: str, deadline: float) -> dict[str, Any]:
         while True:

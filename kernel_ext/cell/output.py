@@ -100,21 +100,67 @@ class _RoutingDisplayPublisher:
         return getattr(self._target, name)
 
 
+class _Routing:
+    """Installs the routing streams once for any number of overlapping jobs.
+
+    Foreground cells and background jobs overlap in any order, so the
+    streams are installed by the first user and put back by the last one
+    (and only if nobody replaced them in between).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._saved: tuple[Any, Any, Any, Any] | None = None  # out, err, shell, display_pub
+
+    def acquire(self, shell: Any | None) -> None:
+        with self._lock:
+            self._users += 1
+            if self._users > 1:
+                return
+            saved_out, saved_err = sys.stdout, sys.stderr
+            saved_pub = getattr(shell, "display_pub", None)
+            self._saved = (saved_out, saved_err, shell, saved_pub)
+            sys.stdout = _RoutingStream("stdout", saved_out)  # type: ignore[assignment]
+            sys.stderr = _RoutingStream("stderr", saved_err)  # type: ignore[assignment]
+            if saved_pub is not None:
+                shell.display_pub = _RoutingDisplayPublisher(saved_pub)
+
+    def release(self) -> None:
+        with self._lock:
+            self._users -= 1
+            if self._users > 0 or self._saved is None:
+                return
+            saved_out, saved_err, shell, saved_pub = self._saved
+            self._saved = None
+            if isinstance(sys.stdout, _RoutingStream):
+                sys.stdout = saved_out
+            if isinstance(sys.stderr, _RoutingStream):
+                sys.stderr = saved_err
+            if saved_pub is not None and isinstance(shell.display_pub, _RoutingDisplayPublisher):
+                shell.display_pub = saved_pub
+
+
+_routing = _Routing()
+
+
+def acquire_routing(shell: Any | None) -> None:
+    """Route task output into buffers until the matching :func:`release_routing`."""
+    _routing.acquire(shell)
+
+
+def release_routing() -> None:
+    _routing.release()
+
+
 @contextmanager
 def routed_output(shell: Any | None) -> Iterator[None]:
     """Install the routing streams (and display publisher) for the duration of a job."""
-    saved_out, saved_err = sys.stdout, sys.stderr
-    sys.stdout = _RoutingStream("stdout", saved_out)  # type: ignore[assignment]
-    sys.stderr = _RoutingStream("stderr", saved_err)  # type: ignore[assignment]
-    saved_pub = getattr(shell, "display_pub", None)
-    if saved_pub is not None:
-        shell.display_pub = _RoutingDisplayPublisher(saved_pub)
+    acquire_routing(shell)
     try:
         yield
     finally:
-        sys.stdout, sys.stderr = saved_out, saved_err
-        if saved_pub is not None:
-            shell.display_pub = saved_pub
+        release_routing()
 
 
 def replay(items: list[tuple[str, Any]], shell: Any | None) -> None:
@@ -159,3 +205,9 @@ class OrderedRelease:
                 if not self._ended[self._next]:
                     return
             self._next += 1
+
+    def release_rest(self, shell: Any | None) -> None:
+        """Replay whatever every statement printed so far, in order, ended or not (a job's end)."""
+        for buffer in self.buffers[self._next:]:
+            replay(buffer.take(), shell)
+        self._next = len(self.buffers)

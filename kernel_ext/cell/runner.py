@@ -29,7 +29,13 @@ from typing import Any
 from kernel_ext.analysis import CellPlan, Statement
 from kernel_ext.cell.fanout_exec import run_fanout
 from kernel_ext.cell.live import ViewOptions, live_views
-from kernel_ext.cell.output import OrderedRelease, capturing_into, routed_output
+from kernel_ext.cell.output import (
+    OrderedRelease,
+    acquire_routing,
+    capturing_into,
+    release_routing,
+    routed_output,
+)
 from kernel_ext.cell.shipping import (
     bind_outputs,
     can_ship,
@@ -53,6 +59,7 @@ class RunOptions:
     backend: str = "threads"
     workers: int | None = None
     views: ViewOptions | None = None  # None: no live views
+    name: str = "%%parallel cell"  # the job's name, shown by its views
 
 
 class CellRun:
@@ -66,6 +73,7 @@ class CellRun:
         options: RunOptions,
         shell: Any | None = None,
         compile_flags: int = 0,
+        before_statement: Callable[[Statement], None] | None = None,
     ) -> None:
         self.plan = plan
         self.ns = namespace
@@ -77,6 +85,9 @@ class CellRun:
         self.release = OrderedRelease(count)
         self._snapshots: list[dict[str, Any] | None] = [None] * count
         self._abandon_from: int | None = None  # statements >= this undo themselves on ending
+        self._abandoned: set[int] = set()  # background: unfinished at the end, undo on ending
+        self._before_statement = before_statement  # e.g. check earlier background jobs
+        self._routing_held = False  # background: output routing acquired, not yet released
         self._lock = threading.Lock()
         self.job = Job(
             Graph(task for stmt in plan.statements for task in self._tasks(stmt)),
@@ -84,7 +95,7 @@ class CellRun:
             backend=options.backend,
             num_workers=options.workers,
             keep_going=True,
-            name="%%parallel cell",
+            name=options.name,
         )
 
     # ------------------------------------------------------------------ building
@@ -147,10 +158,14 @@ class CellRun:
         fanout = stmt.fanout
         is_async = bool(code.co_flags & inspect.CO_COROUTINE)
 
+        before = self._before_statement
+
         def run_statement() -> Any:
             self._snapshots[index] = {name: ns.get(name, _MISSING) for name in writes}
             try:
                 with capturing_into(buffer):
+                    if before is not None:
+                        before(stmt)
                     if fanout is not None:
                         run_fanout(fanout, ns, self.filename, flags=self._flags,
                                    backend=self.options.backend, workers=self.options.workers)
@@ -188,6 +203,9 @@ class CellRun:
         with self._lock:
             if self._abandon_from is not None and index >= self._abandon_from:
                 self._restore(index)
+            elif index in self._abandoned:
+                self._restore(index)
+                self._unbind(self._unproduced_by(index))
 
     # ------------------------------------------------------------------- running
 
@@ -226,6 +244,78 @@ class CellRun:
         if last >= 0 and self.plan.statements[last].produces_value:
             return job.results[last]
         return None
+
+    # ---------------------------------------------------------------- background
+
+    def start_background(self) -> None:
+        """Start the job and return at once.
+
+        The owner then calls :meth:`tick` now and then (from a thread whose
+        output goes to the starting cell) and :meth:`settle_background` once
+        the job has ended.
+        """
+        acquire_routing(self.shell)
+        self._routing_held = True
+        try:
+            self.job.start()
+        except BaseException:
+            self._routing_held = False
+            release_routing()
+            raise
+
+    def tick(self) -> None:
+        """Release the output that is ready, in statement order, from the calling thread."""
+        self.release.release_ready(self.shell)
+
+    def settle_background(self) -> tuple[int | None, BaseException | None]:
+        """After the job ended: keep what it produced, unbind what it did not.
+
+        Unlike a foreground cell, finished statements stay (later cells may
+        already have used their names), and names that unfinished statements
+        would have bound are removed rather than restored to earlier values,
+        so nothing stale stands in for them. Statements still running on
+        threads (after a cancel) undo themselves when they end. All output
+        is released. Returns the earliest failing statement and its error
+        as the user should see it (None, None when nothing failed).
+        """
+        states = self.job.states()
+        count = len(self.plan.statements)
+        with self._lock:
+            unfinished = {i for i in range(count) if states[i] is not TaskState.FINISHED}
+            self._abandoned |= unfinished
+            for i in unfinished:
+                self._unbind(self._unproduced_by(i, states))
+        self.release.release_rest(self.shell)
+        if self._routing_held:  # a job cancelled before it started never held it
+            self._routing_held = False
+            release_routing()
+        failed = self._first_failed()
+        if failed is None:
+            return None, None
+        return failed, _for_user(self._error_of(failed), self.filename)
+
+    def unproduced_names(self, states: dict[Hashable, TaskState] | None = None) -> set[str]:
+        """Names the unfinished statements would bind and no finished statement bound."""
+        states = self.job.states() if states is None else states
+        out: set[str] = set()
+        for stmt in self.plan.statements:
+            if states[stmt.index] is not TaskState.FINISHED:
+                out |= self._unproduced_by(stmt.index, states)
+        return out
+
+    def _unproduced_by(
+        self, index: int, states: dict[Hashable, TaskState] | None = None
+    ) -> set[str]:
+        states = self.job.states() if states is None else states
+        produced: set[str] = set()
+        for stmt in self.plan.statements:
+            if states[stmt.index] is TaskState.FINISHED and stmt.index not in self._abandoned:
+                produced |= stmt.writes
+        return bound_names(self.plan.statements[index]) - produced
+
+    def _unbind(self, names: set[str]) -> None:
+        for name in names:
+            self.ns.pop(name, None)
 
     def _first_failed(self) -> int | None:
         """The earliest statement (in cell order) that failed, here or in its worker part."""
@@ -306,6 +396,35 @@ def _only_rebinds(stmt: Statement) -> bool:
     else:
         return not stmt.writes
     return stmt.writes <= bound
+
+
+def bound_names(stmt: Statement) -> set[str]:
+    """The names a statement binds itself (assignment, def, class, import, loop targets, del).
+
+    In-place changes (``L.append(x)``, ``d[k] = v``) bind nothing: when such a
+    statement does not run, the object is simply unchanged.
+    """
+    node = stmt.node
+    out: set[str] = set()
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        out.add(node.name)
+    todo: list[ast.AST] = [node]
+    while todo:
+        sub = todo.pop()
+        if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store | ast.Del):
+            out.add(sub.id)
+        elif isinstance(sub, ast.Import | ast.ImportFrom):
+            out.update((a.asname or a.name).split(".")[0] for a in sub.names if a.name != "*")
+        if sub is not node and isinstance(
+            sub, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda
+        ):
+            if not isinstance(sub, ast.Lambda):
+                out.add(sub.name)
+            continue  # a nested scope binds its own names
+        if isinstance(sub, ast.AugAssign):
+            continue  # x += ... changes x (maybe in place) rather than producing it
+        todo.extend(ast.iter_child_nodes(sub))
+    return out & stmt.writes
 
 
 def _statement_of(key: Hashable) -> int:
