@@ -4,12 +4,15 @@ Drawn with bokeh inside jupyter_bokeh's ``BokehModel`` widget, whose data
 updates go over the widget's comm, so they reach the right cell live. New runs
 are appended with ``ColumnDataSource.stream`` (never a redraw).
 
-Big jobs: the first ``max_rows`` runs get a bar each. After that, each
-refresh aggregates its new runs into one bar per (worker, group), spanning
-the first start to the last end of those runs, labelled with their count;
-older bars are never dropped, and total rows stay bounded by
-``max_rows + refreshes × workers × groups``. So a 100,000-task job sends a few
-thousand rows at most and the browser stays responsive.
+Big jobs: the first ``max_rows`` runs get a bar each, in their worker's lane,
+from the runs' events. After that the view asks for no more events (an event
+per task would cost the job more than the view is worth): each refresh adds,
+per group, one bar in an "all workers" lane spanning the time since the
+previous refresh, labelled with how many of the group's tasks ended in it,
+taken from the job's polled counts. Older bars are never dropped, every task
+that ran is counted once, and total rows stay bounded by
+``max_rows + refreshes × groups``. So a 100,000-task job sends a few thousand
+rows at most and the browser stays responsive.
 
 jupyter_bokeh's streamed updates are not part of saved widget state; at the
 end the widget's ``render_bundle`` (which is) is rebuilt from the final
@@ -19,6 +22,8 @@ figure, so a saved notebook shows the whole stream.
 from __future__ import annotations
 
 import re
+import time
+from collections import Counter
 from collections.abc import Hashable
 from typing import Any
 
@@ -26,7 +31,9 @@ from kernel_ext.events import TaskState
 from kernel_ext.views.model import Changes, JobModel, Span
 
 MAX_ROWS = 2000
+ALL_WORKERS = "all workers"  # the lane of aggregated bars
 _FAILED = TaskState.FAILED.value
+_RAN = (TaskState.FINISHED.value, _FAILED)  # final states of tasks that ran
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf",
            "#bcbd22", "#7f7f7f", "#aec7e8", "#ffbb78", "#98df8a", "#c5b0d5", "#c49c94")
 FAILED_COLOR = "#d62728"
@@ -60,10 +67,15 @@ class TaskStreamView:
         from bokeh.plotting import figure
 
         self.job = job
+        self._model = model
         model.track_spans = True
         self.max_rows = max_rows
         self.rows = 0  # rows sent so far
         self.tasks = 0  # task runs represented by them
+        self.aggregating = False  # past max_rows: bars come from polled counts
+        self._counted: Counter[str] = Counter()  # per group, tasks that ran with a bar
+        self._failed: Counter[str] = Counter()  # per group, failed tasks with a bar
+        self._last: float | None = None  # when the previous refresh looked
         self.colors: dict[str, str] = {}
         self.lanes: dict[str, int] = {}
         self.source = ColumnDataSource(data={c: [] for c in self.COLUMNS})
@@ -82,46 +94,65 @@ class TaskStreamView:
         self.figure = fig
         self.widget = None
         if widget:
-            from jupyter_bokeh import BokehModel
-
             load_bokehjs()
-            self.widget = BokehModel(fig)
+            self.widget = _kernel_fed_model(fig)
 
     COLUMNS = ("key", "group", "worker", "lane", "left", "right", "duration", "color", "alpha",
                "count")
 
+    @property
+    def max_rows(self) -> int:
+        """How many runs get a bar of their own (and so how many run events the hub takes)."""
+        return self._max_rows
+
+    @max_rows.setter
+    def max_rows(self, value: int) -> None:
+        self._max_rows = value
+        self._model.span_limit = value
+
     def refresh(self, model: JobModel, changes: Changes) -> None:
-        spans = changes.spans
-        if not spans:
-            return
-        if self.rows + len(spans) <= self.max_rows:
+        now = time.monotonic()
+        if self.job.ended_at is not None:
+            now = min(now, self.job.ended_at)
+        since = self._last if self._last is not None else (self.job.started_at or now)
+        self._last = now
+        rows: list[tuple[Any, ...]] = []
+        if not self.aggregating:
+            spans = changes.spans[:max(0, self.max_rows - self.rows)]
             rows = [self._row(s.key, s.group, s.worker, s.start, s.end, s.state, 1)
                     for s in spans]
-        else:
-            rows = self._aggregate(spans)
+            self._count(spans)
+            self.aggregating = self.rows + len(rows) >= self.max_rows
+        if self.aggregating:  # later runs' events are not drawn (nor, soon, sent)
+            rows += self._aggregate(model, since, now)
+        if not rows:
+            return
         new = {c: [r[i] for r in rows] for i, c in enumerate(self.COLUMNS)}
         self._update_axis()
         self.source.stream(new)
         self.rows += len(rows)
+
+    def _count(self, spans: list[Span]) -> None:
+        for s in spans:
+            if s.state in _RAN:
+                self._counted[s.group] += 1
+                self._failed[s.group] += s.state == _FAILED
         self.tasks += len(spans)
 
-    def _aggregate(self, spans: list[Span]) -> list[tuple[Any, ...]]:
-        room = max(0, self.max_rows - self.rows)
-        rows = [self._row(s.key, s.group, s.worker, s.start, s.end, s.state, 1)
-                for s in spans[:room]]
-        merged: dict[tuple[str, str], list[Any]] = {}
-        for s in spans[room:]:
-            acc = merged.get((s.worker, s.group))
-            if acc is None:
-                merged[(s.worker, s.group)] = [s.start, s.end, 1, s.state]
-            else:
-                acc[0] = min(acc[0], s.start)
-                acc[1] = max(acc[1], s.end)
-                acc[2] += 1
-                if s.state == _FAILED:
-                    acc[3] = s.state
-        for (worker, group), (start, end, n, state) in merged.items():
-            rows.append(self._row(f"{n} tasks", group, worker, start, end, state, n))
+    def _aggregate(self, model: JobModel, since: float, now: float) -> list[tuple[Any, ...]]:
+        """One bar per group for its tasks that ended (per the counts) and have no bar yet."""
+        rows = []
+        for name, group in model.groups.items():
+            ran = group.raw[_RAN[0]] + group.raw[_FAILED]
+            n = ran - self._counted[name]
+            if n <= 0:
+                continue
+            failed = group.raw[_FAILED] > self._failed[name]
+            rows.append(self._row(f"{n} tasks", name, ALL_WORKERS, since, max(now, since),
+                                  _FAILED if failed else _RAN[0], n))
+            self._counted[name] = ran
+            self._failed[name] = group.raw[_FAILED]
+            self.tasks += n
         return rows
 
     def _row(self, key: Hashable, group: str, worker: str, start: float, end: float,
@@ -148,3 +179,21 @@ class TaskStreamView:
         """Rebuild the widget's render bundle, so saved widget state holds the final figure."""
         if self.widget is not None:
             self.widget.update_from_model(self.figure)
+
+
+def _kernel_fed_model(fig: Any) -> Any:
+    """A jupyter_bokeh widget that ignores the browser's echo of streamed rows.
+
+    BokehJS sends every applied ``ColumnsStreamed`` back to the kernel, and
+    jupyter_bokeh applies it to the kernel's data source again, so each streamed
+    batch would be there twice. Only the kernel writes this plot's data.
+    """
+    from jupyter_bokeh import BokehModel
+
+    class KernelFedBokehModel(BokehModel):  # type: ignore[misc]
+        def _sync_model(self, model: Any, content: dict[str, Any], buffers: list[Any]) -> None:
+            if content.get("event") == "jsevent" and content.get("kind") == "ColumnsStreamed":
+                return
+            super()._sync_model(model, content, buffers)
+
+    return KernelFedBokehModel(fig)
