@@ -155,12 +155,13 @@ class BackgroundJob:
         states = self.run.job.states()
         return all(states[i] in FINAL_STATES for i in indices)
 
-    def not_produced(self, indices: frozenset[int], names: frozenset[str]) -> str | None:
-        """If one of ``names`` was to be bound by a statement in ``indices`` that did not
-        finish, the clear message a reader of that name should get; else None."""
+    def not_produced(self, names: frozenset[str]) -> str | None:
+        """If one of ``names`` was to be bound by a statement that ended without finishing
+        (failed, skipped, cancelled), the clear message for a reader of that name; else None."""
+        indices = range(len(self.run.plan.statements))
         states = self.run.job.states()
         for i in sorted(indices):
-            if states[i] is TaskState.FINISHED:
+            if states[i] is TaskState.FINISHED or states[i] not in FINAL_STATES:
                 continue
             missing = sorted(bound_names(self.run.plan.statements[i]) & names)
             if missing:

@@ -263,7 +263,8 @@ def sync_point(reads: tuple[str, ...], writes: tuple[str, ...], opaque: bool) ->
     for job, conflict in waits:
         while not job.statements_final(conflict.statements):
             time.sleep(0.01)
-        message = job.not_produced(conflict.statements, wanted)
+    for job in registry.unsettled():
+        message = job.not_produced(wanted)
         if message is not None:
             name = message.split("'")[1]
             raise NameError(message, name=name)
