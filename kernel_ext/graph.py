@@ -37,7 +37,7 @@ class Call:
     kwargs: Mapping[str, Any] | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Task:
     """One unit of work.
 
@@ -61,15 +61,20 @@ class Task:
         if not callable(self.func):
             raise NotCallableError(self.key, self.func)
         if not self.group:
-            object.__setattr__(self, "group", funcname(self.func))
+            self.group = funcname(self.func)
 
-    def dependencies(self) -> set[Hashable]:
-        """Keys this task needs: referenced in its arguments, plus ``deps``."""
-        found: set[Hashable] = set(self.deps)
+    def dependencies(self) -> tuple[Hashable, ...]:
+        """Keys this task needs, once each: in argument order, then the order-only ``deps``.
+
+        Argument order makes the scheduler's task order stable and natural.
+        """
+        found: dict[Hashable, None] = {}
         _collect_refs(self.args, found)
         if self.kwargs:
             _collect_refs(self.kwargs, found)
-        return found
+        for dep in self.deps:
+            found[dep] = None
+        return tuple(found)
 
 
 class Graph:
@@ -86,12 +91,13 @@ class Graph:
                 raise ValueError(f"two tasks share the key {task.key!r}; keys must be unique")
             self.tasks[task.key] = task
         self.dependencies: dict[Hashable, tuple[Hashable, ...]] = {}
-        for key, task in self.tasks.items():
+        tasks = self.tasks
+        for key, task in tasks.items():
             deps = task.dependencies()
             for dep in deps:
-                if dep not in self.tasks:
+                if dep not in tasks:
                     raise MissingKeyError(dep, key)
-            self.dependencies[key] = _ordered_deps(task, deps)
+            self.dependencies[key] = deps
 
     def __len__(self) -> int:
         return len(self.tasks)
@@ -122,12 +128,13 @@ def from_dask(dsk: Mapping[Hashable, Any]) -> Graph:
     error here rather than a silent literal.
     """
     keys = dsk.keys()
+    groups = _GroupNames()
     tasks = []
     for key, value in dsk.items():
         if _is_dask_task(value):
-            func, *args = value
-            converted = tuple(_convert_dask_arg(a, keys) for a in args)
-            tasks.append(Task(key, func, converted))
+            func = value[0]
+            converted = tuple([_convert_dask_arg(a, keys) for a in value[1:]])
+            tasks.append(Task(key, func, converted, group=groups.of(func)))
         elif _is_key(value, keys):
             tasks.append(Task(key, _identity, (Ref(value),), group="alias"))
         elif type(value) is tuple and value:
@@ -135,6 +142,22 @@ def from_dask(dsk: Mapping[Hashable, Any]) -> Graph:
         else:
             tasks.append(Task(key, _identity, (_convert_dask_arg(value, keys),), group="literal"))
     return Graph(tasks)
+
+
+class _GroupNames:
+    """funcname() once per distinct function: a 100,000-task graph has a handful."""
+
+    def __init__(self) -> None:
+        self._names: dict[Any, str] = {}
+
+    def of(self, func: Any) -> str:
+        try:
+            name = self._names.get(func)
+        except TypeError:  # an unhashable callable
+            return funcname(func)
+        if name is None:
+            name = self._names[func] = funcname(func)
+        return name
 
 
 def _identity(value: Any) -> Any:
@@ -153,59 +176,41 @@ def _is_key(value: object, keys: Any) -> bool:
 
 
 def _convert_dask_arg(arg: Any, keys: Any) -> Any:
-    if _is_dask_task(arg):
-        return Call(arg[0], tuple(_convert_dask_arg(a, keys) for a in arg[1:]))
-    if _is_key(arg, keys):
-        return Ref(arg)
-    if type(arg) is list:
+    kind = type(arg)
+    if kind is tuple:
+        if arg and callable(arg[0]):
+            return Call(arg[0], tuple([_convert_dask_arg(a, keys) for a in arg[1:]]))
+        if _is_key(arg, keys):
+            return Ref(arg)
+        return tuple([_convert_dask_arg(a, keys) for a in arg])
+    if kind is list:
         return [_convert_dask_arg(a, keys) for a in arg]
-    if type(arg) is tuple:
-        return tuple(_convert_dask_arg(a, keys) for a in arg)
+    try:
+        if arg in keys:
+            return Ref(arg)
+    except TypeError:  # unhashable: a literal
+        pass
     return arg
 
 
-def _collect_refs(obj: Any, found: set[Hashable]) -> None:
+def _collect_refs(obj: Any, found: dict[Hashable, None]) -> None:
+    """Add the keys of every Ref inside ``obj`` to ``found``, in order of appearance."""
     kind = type(obj)
     if kind is Ref:
-        found.add(obj.key)
+        found[obj.key] = None
     elif kind is Call:
         _collect_refs(obj.args, found)
         if obj.kwargs:
             _collect_refs(obj.kwargs, found)
-    elif kind in (list, tuple):
+    elif kind is list or kind is tuple:
         for item in obj:
-            _collect_refs(item, found)
+            if type(item) is Ref:  # the common case, without a call
+                found[item.key] = None
+            else:
+                _collect_refs(item, found)
     elif kind is dict:
         for item in obj.values():
             _collect_refs(item, found)
-
-
-def _ordered_deps(task: Task, deps: set[Hashable]) -> tuple[Hashable, ...]:
-    """Dependencies in argument order (then order-only deps), for a stable task order."""
-    seen: dict[Hashable, None] = {}
-
-    def walk(obj: Any) -> None:
-        kind = type(obj)
-        if kind is Ref:
-            seen.setdefault(obj.key)
-        elif kind is Call:
-            walk(obj.args)
-            if obj.kwargs:
-                walk(obj.kwargs)
-        elif kind in (list, tuple):
-            for item in obj:
-                walk(item)
-        elif kind is dict:
-            for item in obj.values():
-                walk(item)
-
-    walk(task.args)
-    if task.kwargs:
-        walk(task.kwargs)
-    for dep in task.deps:
-        seen.setdefault(dep)
-    assert len(seen) == len(deps)
-    return tuple(seen)
 
 
 def needs_resolving(obj: Any) -> bool:
