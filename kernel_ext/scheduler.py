@@ -305,6 +305,14 @@ class Job:
     def group_of(self, key: Hashable) -> str:
         return self._groups[self._index[key]]
 
+    def structure(self) -> tuple[list[str], list[list[int]]]:
+        """Tasks by number (the order of ``keys``): each one's group, each one's dependents.
+
+        The job's own lists, not copies (they never change): read them, never
+        modify them. For views that lay out big graphs without hashing keys.
+        """
+        return self._groups, self._dependents
+
     def show(self, progress: bool = True, stream: bool = False, graph: bool = False) -> None:
         """Display live views of this job in the cell (see :func:`kernel_ext.views.show_views`)."""
         from kernel_ext.views import display_views  # lazy: the engine imports no widgets

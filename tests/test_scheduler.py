@@ -239,3 +239,13 @@ def test_group_counts_are_exact_at_the_end_and_consistent_while_running():
     # The job's totals are the sum over groups.
     assert Counter({s: n for s, n in job.counts.items() if n}) == Counter(
         {TaskState.FINISHED: 31, TaskState.FAILED: 1, TaskState.SKIPPED: 1})
+
+
+def test_structure_numbers_tasks_in_key_order():
+    graph = Graph([Task("a", abs, (-1,), group="g1"), Task("b", abs, (Ref("a"),), group="g2"),
+                   Task("c", add, (Ref("a"), Ref("b")), group="g2")])
+    job = kernel_ext.Job(graph, "c")
+    groups, dependents = job.structure()
+    assert groups == [job.group_of(k) for k in job.keys]
+    named = {job.keys[i]: sorted(job.keys[j] for j in d) for i, d in enumerate(dependents)}
+    assert named == {"a": ["b", "c"], "b": ["c"], "c": []}
