@@ -100,12 +100,97 @@ class HiddenResolver:
     _ns_cache: dict[str, tuple[Hidden, frozenset[str]]] = field(default_factory=dict)
     _class_cache: dict[int, list[types.FunctionType]] = field(default_factory=dict)
 
+    # Closure of one name (every name reached from it) with the summary of them all.
+    # Valid while no name in it is rebound (`bind` drops them all when it rebinds a
+    # name any of them reached) and, when one reached a body defined in the cell
+    # (summarised under the env of the moment), while the env is the same.
+    _memo: dict[str, tuple[frozenset[str], Hidden]] = field(default_factory=dict)
+    _memo_names: set[str] = field(default_factory=set)  # union of the memoised closures
+    _memo_env: Env | None = None
+    _memo_has_bodies: bool = False
+
     def bind(self, name: str, binding: CellBinding) -> None:
         """Record that the cell (re)bound `name`: later lookups see this, not the namespace."""
         self.cell[name] = binding
+        if name in self._memo_names:
+            self._memo = {}
+            self._memo_names = set()
 
     def of_names(self, names: Iterable[str], extra: Iterable[FunctionBody] = ()) -> Hidden:
-        """Hidden effect of a statement that mentions `names` and creates `extra` lambdas."""
+        """Hidden effect of a statement that mentions `names` and creates `extra` lambdas.
+
+        The union of the memoised closures of the names; when that passes
+        `_MAX_NAMES`, the walk that gives up there (and goes opaque) is done instead.
+        """
+        if self._memo_env is not self.env:
+            if self._memo_has_bodies:
+                self._memo, self._memo_names, self._memo_has_bodies = {}, set(), False
+            self._memo_env = self.env
+        names = tuple(names)
+        extra = tuple(extra)
+        reads: set[str] = set()
+        writes: set[str] = set()
+        effect = opaque = False
+        roots = list(names)
+        for body in extra:
+            hidden, mentioned = self._body(body)
+            reads |= hidden.reads
+            writes |= hidden.writes
+            effect, opaque = effect or hidden.effect, opaque or hidden.opaque
+            roots.extend(mentioned)
+        reached: set[str] = set()
+        for root in roots:
+            if root in reached:
+                continue  # its closure is already in (closures are closed)
+            closure, hidden = self._closure(root)
+            reached |= closure
+            if hidden is not _NOTHING:
+                reads |= hidden.reads
+                writes |= hidden.writes
+                effect, opaque = effect or hidden.effect, opaque or hidden.opaque
+        if len(reached) > _MAX_NAMES:
+            return self._walk(names, extra)
+        return Hidden(frozenset(reads), frozenset(writes), effect, opaque)
+
+    def _closure(self, root: str) -> tuple[frozenset[str], Hidden]:
+        memo = self._memo
+        known = memo.get(root)
+        if known is not None:
+            return known
+        reads: set[str] = set()
+        writes: set[str] = set()
+        effect = opaque = False
+        seen: set[str] = set()
+        todo = [root]
+        while todo:
+            name = todo.pop()
+            if name in seen:
+                continue
+            known = memo.get(name)
+            if known is not None:
+                seen |= known[0]
+                hidden = known[1]
+            else:
+                seen.add(name)
+                hidden, mentioned = self._lookup(name)
+                todo.extend(mentioned)
+                binding = self.cell.get(name)
+                if binding is not None and binding.bodies:
+                    self._memo_has_bodies = True
+            if hidden is not _NOTHING:
+                reads |= hidden.reads
+                writes |= hidden.writes
+                effect, opaque = effect or hidden.effect, opaque or hidden.opaque
+        if reads or writes or effect or opaque:
+            hidden = Hidden(frozenset(reads), frozenset(writes), effect, opaque)
+        else:
+            hidden = _NOTHING
+        known = memo[root] = (frozenset(seen), hidden)
+        self._memo_names |= seen
+        return known
+
+    def _walk(self, names: Iterable[str], extra: Iterable[FunctionBody] = ()) -> Hidden:
+        """`of_names` by walking from the names, giving up past `_MAX_NAMES` names."""
         # Accumulated in place: OR-ing Hidden values copied the growing sets each time.
         reads: set[str] = set()
         writes: set[str] = set()

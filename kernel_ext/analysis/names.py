@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import ast
 import builtins
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 from kernel_ext.analysis.effects import EFFECT_METHODS, CallKind, classify_qualname
 
@@ -111,9 +112,32 @@ class _Collector(ast.NodeVisitor):
     discarded: bool = False
     exempt: ast.AST | None = None  # the cell's final expression: its value is shown, not dropped
 
+    # --- dispatch ----------------------------------------------------------
+    # ast.NodeVisitor's visit builds the method name and looks it up for every
+    # node, and its generic_visit goes through generators: the same walk, in the
+    # same order, with the method found once per node type.
+    def visit(self, node: ast.AST) -> None:
+        method = _DISPATCH.get(type(node))
+        if method is None:
+            method = _method(type(node))
+        method(self, node)
+
+    def generic_visit(self, node: ast.AST) -> None:
+        AST = ast.AST  # noqa: N806 - locals for speed
+        dispatch = _DISPATCH
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if type(value) is list:
+                for item in value:
+                    if isinstance(item, AST):
+                        (dispatch.get(type(item)) or _method(type(item)))(self, item)
+            elif isinstance(value, AST):
+                (dispatch.get(type(value)) or _method(type(value)))(self, value)
+
     # --- names -------------------------------------------------------------
     def _is_comp_local(self, name: str) -> bool:
-        return any(name in scope for scope in self.comp_scopes)
+        scopes = self.comp_scopes
+        return bool(scopes) and any(name in scope for scope in scopes)
 
     def visit_Name(self, node: ast.Name) -> None:
         if isinstance(node.ctx, ast.Load):
@@ -372,6 +396,25 @@ class _Collector(ast.NodeVisitor):
             global_decls=frozenset(self.global_decls),
             called=frozenset(self.called),
         )
+
+
+def _leaf(collector: _Collector, node: ast.AST) -> None:
+    """A constant: no names in it (what NodeVisitor.visit_Constant ends up doing here)."""
+
+
+_DISPATCH: dict[type, Callable[[_Collector, Any], None]] = {ast.Constant: _leaf}
+# Operators and contexts have no fields (and no visit_ method here): nothing to visit.
+for _base in (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop):
+    for _kind in _base.__subclasses__():
+        assert not hasattr(_Collector, "visit_" + _kind.__name__)
+        _DISPATCH[_kind] = _leaf
+
+
+def _method(kind: type) -> Callable[[_Collector, Any], None]:
+    """The visit_ method for a node type (as NodeVisitor.visit finds it), remembered."""
+    name = "visit_" + kind.__name__
+    method = _DISPATCH[kind] = getattr(_Collector, name, _Collector.generic_visit)
+    return method
 
 
 def _contains_call(expr: ast.expr) -> bool:

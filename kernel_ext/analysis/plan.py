@@ -14,12 +14,13 @@ import sys
 import types
 from collections import deque
 from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from itertools import repeat
 from types import MappingProxyType
 from typing import TypeVar
 
-from kernel_ext.analysis.effects import is_immutable, qualname_of
+from kernel_ext.analysis.effects import IMMUTABLE_TYPES, is_immutable, qualname_of
 from kernel_ext.analysis.fanout import FanOut, FanOutContext, detect_fanout
 from kernel_ext.analysis.hidden import CellBinding, HiddenResolver
 from kernel_ext.analysis.names import Env, NameFacts, statement_facts
@@ -30,6 +31,9 @@ OUTPUT = "<output>"
 
 # Calls whose result is a one-shot iterator: reading such a name consumes it.
 _ITERATOR_MAKERS = frozenset({"iter", "map", "filter", "zip", "enumerate", "reversed", "open"})
+
+# Exact types whose instances have no __self__/__name__/__module__: qualname_of is None.
+_PLAIN_DATA = frozenset({*IMMUTABLE_TYPES, list, dict, set, tuple})
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -107,8 +111,7 @@ def analyze_cell(
     the cell would raise them.
     """
     tree = ast.parse(source, filename)
-    # ast.parse accepts some things compiling rejects ('return' outside function).
-    compile(source, filename, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
+    _validate(source, tree, filename)
     ns: Mapping[str, object] = namespace if namespace is not None else {}
     builder = _Builder(source, ns, _initial_env(ns, tree))
     for i, node in enumerate(tree.body):
@@ -116,11 +119,30 @@ def analyze_cell(
     return CellPlan(source, tuple(builder.statements))
 
 
+def _validate(source: str, tree: ast.Module, filename: str) -> None:
+    """Raise the SyntaxError compiling the cell raises (ast.parse accepts some things
+    compiling rejects: 'return' outside function, a late __future__ import...).
+
+    Compiles the tree already parsed (no second parse); on an error, compiles the
+    source itself so the exception is exactly the one running the plain cell raises.
+    """
+    flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+    try:
+        compile(tree, filename, "exec", flags=flags, dont_inherit=True)
+    except SyntaxError:
+        compile(source, filename, "exec", flags=flags, dont_inherit=True)
+        raise
+
+
 def _initial_env(ns: Mapping[str, object], tree: ast.Module) -> Env:
     qualnames: dict[str, str] = {}
     modules: set[str] = set()
     immutables: set[str] = set()
     for name, value in ns.items():
+        if type(value) in _PLAIN_DATA:  # the bulk of a namespace: no qualname, not a module
+            if type(value) in IMMUTABLE_TYPES:
+                immutables.add(name)
+            continue
         if isinstance(value, types.ModuleType):
             modules.add(name)
         if is_immutable(value):
@@ -176,9 +198,29 @@ class _Aliases:
 
     Objects shared before the cell are only known when the namespace maps two
     names to the very same object; containment from earlier cells is not.
+
+    Stored as overlapping cliques: two names may alias when some clique holds
+    both.  In a long cell nearly every name ends up aliasing hundreds of others
+    (containers fed by ``items.append(x)`` may hold what they were fed), and a
+    set of neighbours per name made every binding copy and update them all;
+    with cliques, binding a name costs the number of cliques it joins.
     """
 
-    groups: dict[str, set[str]] = field(default_factory=dict)
+    cliques: dict[int, set[str]] = field(default_factory=dict)
+    member_of: dict[str, set[int]] = field(default_factory=dict)
+    _next_id: int = 0
+
+    def _new_clique(self, names: Iterable[str]) -> None:
+        cid = self._next_id
+        self._next_id += 1
+        members = self.cliques[cid] = set(names)
+        member_of = self.member_of
+        for name in members:
+            cids = member_of.get(name)
+            if cids is None:
+                member_of[name] = {cid}
+            else:
+                cids.add(cid)
 
     def seed_from_namespace(self, ns: Mapping[str, object], names: Iterable[str]) -> None:
         by_id: dict[int, list[str]] = {}
@@ -186,36 +228,59 @@ class _Aliases:
             if name in ns and not is_immutable(ns[name]):
                 by_id.setdefault(id(ns[name]), []).append(name)
         for same in by_id.values():
-            for name in same:
-                self.groups.setdefault(name, set()).update(n for n in same if n != name)
-
-    # The loops below run over whole alias groups, which grow with the cell:
-    # they avoid allocating a throwaway default set per element.
+            if len(same) > 1:
+                self._new_clique(same)
 
     def expand(self, names: Iterable[str]) -> frozenset[str]:
+        """The names and every name that may share an object with one of them."""
         out = set(names)
-        groups = self.groups
+        member_of, cliques = self.member_of, self.cliques
         for name in tuple(out):
-            group = groups.get(name)
-            if group:
-                out |= group
+            cids = member_of.get(name)
+            if cids:
+                for cid in cids:
+                    out |= cliques[cid]
         return frozenset(out)
 
+    def neighbours(self, name: str) -> set[str]:
+        """Names other than `name` that may share an object with it."""
+        out: set[str] = set()
+        cliques = self.cliques
+        for cid in self.member_of.get(name, ()):
+            out |= cliques[cid]
+        out.discard(name)
+        return out
+
     def rebind(self, name: str, sources: frozenset[str], keep_old: bool) -> None:
-        new = set(self.expand(sources))
-        new.discard(name)
-        groups = self.groups
-        if not keep_old:
-            for other in groups.pop(name, ()):
-                group = groups.get(other)
-                if group is not None:
-                    group.discard(name)
-        mine = groups.get(name)
+        """`name` now may share with `sources` and their aliases (and, with
+        `keep_old`, still with its own): it joins every clique of a source, and
+        forms a new pair with each source that is in none."""
+        member_of, cliques = self.member_of, self.cliques
+        targets: set[int] = set()
+        lonely = []
+        for source in sources:
+            cids = member_of.get(source)
+            if cids:
+                targets |= cids
+            elif source != name:
+                lonely.append(source)
+        mine = member_of.get(name)
         if mine is None:
-            groups[name] = set(new)
-        else:
-            mine |= new
-        _add_to_each(groups, new, name)
+            mine = member_of[name] = set()
+        elif not keep_old:
+            for cid in mine - targets:
+                clique = cliques[cid]
+                clique.discard(name)
+                if not clique:
+                    del cliques[cid]
+            mine &= targets
+        for cid in targets - mine:
+            cliques[cid].add(name)
+            mine.add(cid)
+        for source in lonely:  # a pair each: the sources do not alias one another
+            self._new_clique((name, source))
+        if not mine:
+            del member_of[name]
 
     def forget(self, name: str) -> None:
         self.rebind(name, frozenset(), keep_old=False)
@@ -231,6 +296,7 @@ class _Builder:
     statements: list[Statement] = field(default_factory=list)
     last_writer: dict[str, int] = field(default_factory=dict)
     readers: dict[str, set[int]] = field(default_factory=dict)
+    owned: dict[int, set[str]] = field(default_factory=dict)  # last_writer, inverted
     last_effect: int | None = None
     last_opaque: int | None = None
     aliases: _Aliases = field(default_factory=_Aliases)
@@ -292,7 +358,7 @@ class _Builder:
         return FanOutContext(
             env=self.env,
             resolver=self.resolver,
-            bound_before=_BoundBefore(self.ns, frozenset(self.bound_in_cell)),
+            bound_before=_BoundBefore(self.ns, self.bound_in_cell),
             consumable=frozenset(self.consumable),
             aliases=self.aliases.expand,
         )
@@ -307,7 +373,7 @@ class _Builder:
         """
         for name in rebinds:
             readers = self.readers.get(name, set()) | ({index} if name in reads else set())
-            for other in self.aliases.groups.get(name, ()):
+            for other in self.aliases.neighbours(name):
                 self.readers.setdefault(other, set()).update(readers)
 
     def _edges(
@@ -329,14 +395,27 @@ class _Builder:
                 else:
                     reason.add(why)
 
-        last_writer, readers = self.last_writer, self.readers
+        last_writer, readers, owned = self.last_writer, self.readers, self.owned
         for name in reads:
             wait(last_writer.get(name), name)
-        for name in writes:
-            wait(last_writer.get(name), name)
-            name_readers = readers.get(name)
-            if name_readers:
-                _add_to_each(reasons, name_readers, name)
+        # Writes (whole alias groups, so large) are handled a writer / a reader at a
+        # time with set operations, not a name at a time.
+        if writes:
+            writers = set(map(last_writer.get, writes))
+            writers.discard(None)
+            for before in writers:
+                theirs = owned[before]
+                hit = theirs & writes
+                theirs -= hit  # from now on written last by this statement
+                reason = reasons.get(before)
+                if reason is None:
+                    reasons[before] = hit
+                else:
+                    reason |= hit
+            for name in readers.keys() & writes:
+                name_readers = readers[name]
+                if name_readers:
+                    _add_to_each(reasons, name_readers, name)
         if effect:
             wait(self.last_effect, EFFECT)
         if produces_value:
@@ -354,8 +433,10 @@ class _Builder:
             else:
                 name_readers.add(index)
         last_writer.update(dict.fromkeys(writes, index))
+        owned[index] = set(writes)
         # No readers since this write (absent and empty are read alike).
-        deque(map(readers.pop, writes, repeat(None)), maxlen=0)
+        for name in readers.keys() & writes:
+            del readers[name]
         if effect:
             self.last_effect = index
         if opaque:
@@ -393,12 +474,13 @@ class _Builder:
 class _BoundBefore:
     """Names bound before a statement: the namespace's or the cell's so far.
 
-    A membership test, not a copy: copying the whole namespace for every
-    statement made long cells in big namespaces quadratic.
+    A membership test, not a copy: copying the whole namespace (or the cell's
+    names) for every statement made long cells quadratic.  Only used during the
+    `detect_fanout` call it is made for, while `cell` does not change.
     """
 
     ns: Mapping[str, object]
-    cell: frozenset[str]
+    cell: AbstractSet[str]
 
     def __contains__(self, name: object) -> bool:
         return name in self.cell or name in self.ns
