@@ -1,5 +1,9 @@
 """Live graph view: laid out once by ``dot``, then only recoloured.
 
+``dot`` runs in a thread of its own (a subprocess: the GIL is free while it
+works), so the job starts at once and runs alongside the layout; refreshes
+show the graph as soon as it is ready, and ``finish`` waits for it.
+
 The SVG from ``dot -Tsvg`` is cut into a template at every node's fill colour
 (and, for collapsed groups, its ``done/total`` text). A refresh fills the
 template with current values and, if the text changed, sets the HTML widget's
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 import html
 import re
+import threading
 from collections.abc import Hashable
 from typing import Any
 
@@ -73,29 +78,57 @@ class GraphView:
 
     def __init__(self, job: Any, model: JobModel, collapse_over: int = COLLAPSE_OVER) -> None:
         self.job = job
+        self.model = model
         self.widget = w.HTML(layout=w.Layout(max_height="600px", overflow="auto"))
         self.template: SvgTemplate | None = None
+        self._layout_thread: threading.Thread | None = None
         if not dot_available():
             self.widget.value = f'<div style="color:#a15c00">{INSTALL_HINT}</div>'
             return
-        self.layout = build(job.graph, job.keys, None, collapse_over)  # coloured just below
-        svg = self.layout.digraph.pipe(format="svg", encoding="utf-8")
-        svg = svg[svg.find("<svg"):]  # drop the XML prologue and doctype
-        self.template = SvgTemplate(svg, self.layout)
+        self.layout = build(job.graph, job.keys, None, collapse_over, job=job)
         self._node_of: dict[Hashable, int] = {}
         if self.layout.collapsed:
             self._group_node = {name: n for n, name in enumerate(self.layout.names)}
         else:
             model.track_keys = True  # recolour single tasks, not whole groups
             self._node_of = {keys[0]: n for n, keys in enumerate(self.layout.members)}
-        self._refresh_nodes(model, set(range(len(self.layout.members))))
+        self._svg: list[str] = []
+        self._layout_thread = threading.Thread(target=self._lay_out, daemon=True,
+                                               name=f"kernel_ext-graph-{job.id}")
+        self._layout_thread.start()
+        self.widget.value = '<div style="color:#777">laying out the graph…</div>'
+
+    def _lay_out(self) -> None:
+        try:
+            svg = self.layout.digraph.pipe(format="svg", encoding="utf-8")
+        except Exception as exc:  # noqa: BLE001 - shown in the view; the job is not affected
+            self.widget.value = (f'<div style="color:#a15c00">The graph could not be laid out: '
+                                 f"{html.escape(str(exc))}</div>")
+            return
+        self._svg.append(svg[svg.find("<svg"):])  # drop the XML prologue and doctype
+
+    def _ready(self, wait: bool) -> None:
+        """Make the SVG template, coloured from the model, once ``dot`` has finished.
+
+        With ``wait``, wait for ``dot`` first.
+        """
+        if self.template is not None or self._layout_thread is None:
+            return
+        if wait:
+            self._layout_thread.join()
+        if self._svg:
+            self.template = SvgTemplate(self._svg[0], self.layout)
+            self._refresh_nodes(self.model, set(range(len(self.layout.members))))
 
     @property
     def svg(self) -> str:
+        """The current SVG (waits for the layout)."""
+        self._ready(wait=True)
         return self.template.render() if self.template else ""
 
     def refresh(self, model: JobModel, changes: Changes) -> None:
         if self.template is None:
+            self._ready(wait=False)  # coloured from the model when made
             return
         if self.layout.collapsed:
             nodes = {self._group_node[g] for g in changes.groups if g in self._group_node}
@@ -123,5 +156,6 @@ class GraphView:
             self.widget.value = value
 
     def finish(self, model: JobModel) -> None:
+        self._ready(wait=True)
         if self.template is not None:
             self._refresh_nodes(model, set(range(len(self.layout.members))))

@@ -1,12 +1,20 @@
-"""One throttled observer per job that drives every view of it.
+"""One throttled poller (and at most one observer) per job that drives every view of it.
 
-The dispatcher may deliver a batch every 20 ms; pushing each batch to three
-widgets would send hundreds of messages a second and slow the job. The hub's
-observer only appends the batch to a list. A ticker thread folds pending
-events into the :class:`JobModel` and refreshes the views at most ``rate``
-times a second, and the job's done callback refreshes them one last time and
-calls ``finish``. The ticker also runs when no events arrive, so elapsed time
-and the estimate keep moving while long tasks run.
+A ticker thread refreshes the views at most ``rate`` times a second: it polls
+the job's per-group counts (and, for small graphs, task states) into the
+:class:`JobModel`, folds in the few events it asked for, and refreshes the
+views; the job's done callback refreshes them one last time and calls
+``finish``. The ticker also runs when nothing changed, so elapsed time and the
+estimate keep moving while long tasks run.
+
+Nothing runs per state change, since that work would compete with the
+workers for the GIL: counts are polled, not followed. Only the task stream
+needs events (when and where each task ran), and only for the runs it draws
+one by one: the hub subscribes to FINISHED/FAILED/RETRIED alone, and
+unsubscribes once it has the stream's ``span_limit`` of them (the stream then
+aggregates from the counts). A refresh that costs more than ``BUDGET`` of the
+time between refreshes (many groups, a big uncollapsed graph) stretches the
+period, so views never take more than about 2% of the CPU.
 
 Widget updates come from the ticker (or dispatcher) thread: ipykernel routes
 them by comm id, so they reach the right cell whatever runs now.
@@ -22,11 +30,13 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from kernel_ext.events import TaskEvent
-from kernel_ext.views.model import Changes, JobModel
+from kernel_ext.views.model import SPAN_STATES, Changes, JobModel
 
 log = logging.getLogger(__name__)
 
 DEFAULT_RATE = 4.0  # refreshes per second
+BUDGET = 0.02  # share of the time between refreshes that refreshing may use
+MAX_PERIOD = 5.0  # seconds: the slowest the views ever refresh
 _live_hubs: weakref.WeakSet[ViewHub] = weakref.WeakSet()  # for settle_finished_views
 
 
@@ -54,12 +64,12 @@ class View(Protocol):
 
 
 class ViewHub:
-    """Feeds a job's events to views, throttled to ``rate`` refreshes per second."""
+    """Feeds a job's state to views, throttled to ``rate`` refreshes per second."""
 
     def __init__(self, job: Any, rate: float = DEFAULT_RATE) -> None:
         self.job = job
         self.views: list[View] = []
-        self.period = 1.0 / rate
+        self.period = self.base_period = 1.0 / rate
         self.refreshes = 0  # how many times views were refreshed (tests check the throttle)
         self.finished = threading.Event()
         self._pending: list[TaskEvent] = []
@@ -68,14 +78,26 @@ class ViewHub:
         self._stop = threading.Event()
         self._finish_callbacks: list[Callable[[], None]] = []
         self.final = False  # the model holds the final states; views are settling or settled
-        # Subscribe before the snapshot: an event may then be seen twice, which
-        # the model ignores, but none is lost.
-        job.subscribe(self._observe)
+        self._span_events = 0  # events received, for the stream's span_limit
+        self._limit = False  # apply the span_limit (once the views are there to set it)
+        # Subscribe at once, so a stream built while the job runs misses no run;
+        # start() unsubscribes if no view wants runs.
+        self._subscribed = not job.done()
+        if self._subscribed:
+            job.subscribe(self._observe, states=SPAN_STATES)
         self.model = JobModel(job)
 
     def start(self, views: Sequence[View]) -> ViewHub:
         """Begin refreshing ``views`` (built from ``self.model``); finish them when the job ends."""
         self.views = list(views)
+        with self._lock:
+            self._limit = True
+            wanted = self.model.track_spans and self._span_events < self.model.span_limit
+            if not wanted:
+                self._pending = []
+            stop, self._subscribed = self._subscribed and not wanted, self._subscribed and wanted
+        if stop:
+            self.job.unsubscribe(self._observe)
         ticker = threading.Thread(target=self._tick, name=f"kernel_ext-views-{self.job.id}",
                                   daemon=True)
         ticker.start()
@@ -86,6 +108,13 @@ class ViewHub:
     def _observe(self, events: Sequence[TaskEvent]) -> None:
         with self._lock:
             self._pending.extend(events)
+            self._span_events += len(events)
+            enough = (self._limit and self._subscribed
+                      and self._span_events >= self.model.span_limit)
+            if enough:
+                self._subscribed = False
+        if enough:  # the stream draws no more single runs: stop the engine building events
+            self.job.unsubscribe(self._observe)
 
     def _tick(self) -> None:
         while not self._stop.wait(self.period):
@@ -95,9 +124,12 @@ class ViewHub:
         with self._refresh_lock:
             if self.final:
                 return False
+            began = time.thread_time()
             with self._lock:
                 pending, self._pending = self._pending, []
+            # Events first, then the counts: every event taken is then in the counts.
             self.model.apply(pending)
+            self.model.poll()
             changes = self.model.take_changes()
             self.refreshes += 1
             for view in self.views:
@@ -105,6 +137,8 @@ class ViewHub:
                     view.refresh(self.model, changes)
                 except Exception:
                     log.exception("view %r failed to refresh; the job is not affected", view)
+            cost = time.thread_time() - began
+            self.period = min(MAX_PERIOD, max(self.base_period, cost / BUDGET))
             return True
 
     def _on_done(self, job: Any) -> None:
@@ -113,8 +147,6 @@ class ViewHub:
         with self._refresh_lock:
             self.final = True
             self.job.unsubscribe(self._observe)
-            # Late joiners may have missed the final events; the job's own states are exact.
-            self.model.apply_snapshot(job.states())
             for view in self.views:
                 try:
                     view.finish(self.model)

@@ -1,30 +1,31 @@
-"""What every view needs to know about a job, kept up to date from its events.
+"""What every view needs to know about a job, polled from the job and fed by a few events.
 
-Views do not read events themselves: the hub feeds them to one
-:class:`JobModel`, which keeps each task's latest state and each group's
-counts, and collects what changed since the last refresh. State changes are
-applied as transitions from the task's current state, so an event that
-repeats what a late joiner's snapshot (``job.states()``) already showed, or
-that arrives after the task reached a final state, changes nothing.
+Views do not read events themselves: the hub keeps one :class:`JobModel` up
+to date and collects what changed since the last refresh.
 
-Speed matters here: a 100,000-task job sends 300,000 events, and this code
-shares the GIL with the workers. States are kept as their string values
-(``TaskState.__hash__`` is Python code, a string's hash is cached) and the
-loop in :meth:`JobModel.apply` is written out flat.
+Speed matters here: a 100,000-task job makes 300,000 state changes, and this
+code shares the GIL with the workers, so nothing here runs per state change.
+Counts come from :meth:`poll`, which reads the job's per-group tallies
+(``job.group_counts()``: one small dict per group, whatever the number of
+tasks), its error list, and, only for views that colour single tasks (small
+graphs), its per-task states. Events are used only for what a snapshot cannot
+tell: when and where each task ran (the task stream's bars); those events are
+folded in by :meth:`apply`. States are kept as their string values.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from kernel_ext.events import FINAL_STATES, TaskEvent, TaskState
+from kernel_ext.events import TaskEvent, TaskState
 
-_FINAL = frozenset(s.value for s in FINAL_STATES)
 _WAITING = TaskState.WAITING.value
 _RETRIED = TaskState.RETRIED.value
-_FAILED = TaskState.FAILED.value
+
+#: The events the task stream needs: runs that ended, with their times and worker.
+SPAN_STATES = frozenset({TaskState.FINISHED, TaskState.FAILED, TaskState.RETRIED})
 
 
 class Span(NamedTuple):
@@ -71,65 +72,64 @@ def error_summary(error: BaseException | None) -> str:
 
 
 class JobModel:
-    """Task states and per-group counts of one job, built from a snapshot plus events."""
+    """Per-group counts of one job (polled), task states if tracked, and runs from events."""
 
     def __init__(self, job: Any) -> None:
         self.job = job
-        self.states: dict[Hashable, str] = {}  # key -> TaskState value; absent = waiting
-        self.groups: dict[str, GroupCounts] = {}
-        self.group_of: dict[Hashable, str] = {}
-        self.track_keys = False  # collect changed keys (set by views that need them)
+        self.states: dict[Hashable, str] = {}  # key -> TaskState value, if track_keys
+        self.groups: dict[str, GroupCounts] = {
+            name: GroupCounts(total=sum(counts.values()))
+            for name, counts in job.group_counts().items()
+        }
+        self.track_keys = False  # poll per-task states (set by views that colour single tasks)
         self.changed: set[Hashable] = set()  # keys changed since take_changes(), if tracked
         self.changed_groups: set[str] = set()
         self.track_spans = False  # collect runs (set by the task stream)
+        self.span_limit = 0  # how many runs the task stream still draws one by one
         self.spans: list[Span] = []  # runs that ended since take_changes(), if tracked
-        for key in job.keys:
-            group = job.group_of(key)
-            self.group_of[key] = group
-            counts = self.groups.get(group)
-            if counts is None:
-                counts = self.groups[group] = GroupCounts()
-            counts.total += 1
-            counts.raw[_WAITING] += 1
-        self.apply_snapshot(job.states())
+        self._errors_seen = 0
+        self.poll()
 
     def state(self, key: Hashable) -> TaskState:
-        return TaskState(self.states.get(key, _WAITING))
+        if self.track_keys:
+            return TaskState(self.states.get(key, _WAITING))
+        return self.job.state_of(key)
 
-    def apply_snapshot(self, states: Mapping[Hashable, TaskState]) -> None:
-        for key, state in states.items():
-            value = state.value
-            if value != self.states.get(key, _WAITING):
-                self._move(key, self.group_of[key], value)
+    def poll(self) -> None:
+        """Read the job's current counts (and states, if tracked); note what changed."""
+        groups, changed_groups = self.groups, self.changed_groups
+        for name, counts in self.job.group_counts().items():
+            group = groups[name]
+            raw = {state._value_: n for state, n in counts.items()}
+            raw[_RETRIED] = 0
+            if raw != group.raw:
+                group.raw = raw
+                changed_groups.add(name)
+        errors = self.job.errors  # a copy; jobs rarely fail many tasks
+        if len(errors) > self._errors_seen:
+            for key, error in errors[self._errors_seen:]:
+                name = self.job.group_of(key)
+                if groups[name].error is None:
+                    groups[name].error = error_summary(error)
+                    changed_groups.add(name)
+            self._errors_seen = len(errors)
+        if self.track_keys:
+            states, changed = self.states, self.changed
+            for key, state in self.job.states().items():
+                value = state._value_
+                if states.get(key, _WAITING) != value:
+                    states[key] = value
+                    changed.add(key)
 
     def apply(self, events: Iterable[TaskEvent]) -> None:
-        """Fold a batch of events in."""
-        states, spans, groups = self.states, self.spans, self.groups
-        changed_groups, track, track_spans = self.changed_groups, self.track_keys, self.track_spans
-        final, retried, failed = _FINAL, _RETRIED, _FAILED
+        """Fold in a batch of events: runs that ended (FINISHED, FAILED, RETRIED) become spans."""
+        if not self.track_spans:
+            return
+        spans = self.spans
         for ev in events:
-            state = ev.state._value_
-            key = ev.key
-            if state == retried:
-                if track_spans and ev.end is not None:
-                    spans.append(Span(key, ev.group, ev.worker or "?", ev.start, ev.end, state))
-                continue
-            old = states.get(key, _WAITING)
-            if old == state or old in final:
-                continue
-            states[key] = state
-            group = ev.group
-            raw = groups[group].raw
-            raw[old] -= 1
-            raw[state] += 1
-            changed_groups.add(group)
-            if track:
-                self.changed.add(key)
-            if state in final:
-                if track_spans and ev.end is not None and ev.start is not None:
-                    spans.append(Span(key, group, ev.worker or "?", ev.start, ev.end, state))
-                if state == failed and groups[group].error is None:
-                    groups[group].error = error_summary(ev.error)
+            if ev.end is not None and ev.start is not None:
+                spans.append(Span(ev.key, ev.group, ev.worker or "?", ev.start, ev.end,
+                                  ev.state._value_))
 
     def take_changes(self) -> Changes:
         """What changed since the last call, for a refresh of the views."""
@@ -143,13 +143,3 @@ class JobModel:
             for value, n in group.raw.items():
                 out[TaskState(value)] += n
         return out
-
-    def _move(self, key: Hashable, group: str, value: str) -> None:
-        old = self.states.get(key, _WAITING)
-        self.states[key] = value
-        raw = self.groups[group].raw
-        raw[old] -= 1
-        raw[value] += 1
-        self.changed_groups.add(group)
-        if self.track_keys:
-            self.changed.add(key)
