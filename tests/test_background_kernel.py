@@ -215,8 +215,8 @@ def test_twenty_concurrent_jobs_finish_with_their_results(k: KernelSession) -> N
         body = "".join(f"p{i}_{j} = slow(0.15, {i} * 100 + {j})\n" for j in range(6))
         body += f"r{i} = sum([{', '.join(f'p{i}_{j}' for j in range(6))}])\n"
         start(k, body)
-    trivial = k.run_ok("1 + 1")
-    assert trivial.elapsed < 0.1, trivial.elapsed
+    trivial = sorted(k.run_ok("1 + 1").elapsed for _ in range(5))
+    assert trivial[2] < 0.1, trivial  # the median: a loaded test machine may add a hiccup
     k.run_ok(
         "import time as _t\n_samples = []\n"
         "for _ in range(10):\n    _samples.append(threading.active_count()); _t.sleep(0.05)\n"

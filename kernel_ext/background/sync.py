@@ -109,6 +109,7 @@ class SyncTransformer(ast.NodeTransformer):
         try:
             if not isinstance(node, ast.Module) or not node.body or not self.registry.active():
                 return node
+            node = _undo_automagic(node, self.registry)
             needs = cell_needs(node, self.registry.shell)
             if needs.nothing:
                 return node
@@ -122,6 +123,34 @@ class SyncTransformer(ast.NodeTransformer):
             return node
         except Exception:
             return node
+
+
+def _undo_automagic(tree: ast.Module, registry: Any) -> ast.Module:
+    """``alias['k'] = 2`` as a one-line cell, while a job is still making ``alias``.
+
+    IPython turns a one-line cell that starts with a magic's name into that
+    magic (automagic) unless the name is bound *now*; once the job has made the
+    name, the plain cell means the variable. Undo the rewrite when the name is
+    one a pending job writes and the cell did not say ``%`` itself.
+    """
+    magic = _magic_call(tree)
+    if magic is None or magic[0] != "line":
+        return tree
+    _, name, rest, _ = magic
+    shell = registry.shell
+    if name in shell.user_ns or not any(
+        job.conflicts(frozenset({name}), frozenset(), False).statements
+        for job in registry.unsettled()
+    ):
+        return tree
+    parent = getattr(getattr(shell, "kernel", None), "get_parent", lambda: {})() or {}
+    raw = str(parent.get("content", {}).get("code", ""))
+    if not raw.lstrip().startswith(name):
+        return tree  # an explicit %magic
+    try:
+        return ast.parse(f"{name} {rest}")
+    except SyntaxError:
+        return tree
 
 
 def cell_needs(tree: ast.Module, shell: Any) -> CellNeeds:
