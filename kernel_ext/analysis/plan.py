@@ -296,7 +296,7 @@ class _Builder:
     statements: list[Statement] = field(default_factory=list)
     last_writer: dict[str, int] = field(default_factory=dict)
     readers: dict[str, set[int]] = field(default_factory=dict)
-    owned: dict[int, set[str]] = field(default_factory=dict)  # last_writer, inverted
+    owned: dict[int, AbstractSet[str]] = field(default_factory=dict)  # last_writer, inverted
     last_effect: int | None = None
     last_opaque: int | None = None
     aliases: _Aliases = field(default_factory=_Aliases)
@@ -400,18 +400,20 @@ class _Builder:
             wait(last_writer.get(name), name)
         # Writes (whole alias groups, so large) are handled a writer / a reader at a
         # time with set operations, not a name at a time.
+        hits: dict[int, frozenset[str]] = {}  # earlier writer -> the names written again
         if writes:
             writers = set(map(last_writer.get, writes))
             writers.discard(None)
             for before in writers:
                 theirs = owned[before]
-                hit = theirs & writes
-                theirs -= hit  # from now on written last by this statement
-                reason = reasons.get(before)
-                if reason is None:
-                    reasons[before] = hit
+                hits[before] = hit = writes & theirs  # a frozenset, kept as the reason
+                # From now on these are written last by this statement.
+                if len(hit) == len(theirs):
+                    del owned[before]
+                elif type(theirs) is frozenset:
+                    owned[before] = theirs - hit
                 else:
-                    reason |= hit
+                    theirs -= hit
             for name in readers.keys() & writes:
                 name_readers = readers[name]
                 if name_readers:
@@ -432,8 +434,8 @@ class _Builder:
                 readers[name] = {index}
             else:
                 name_readers.add(index)
-        last_writer.update(dict.fromkeys(writes, index))
-        owned[index] = set(writes)
+        last_writer.update(zip(writes, repeat(index)))
+        owned[index] = writes  # shared with the Statement until partly overwritten
         # No readers since this write (absent and empty are read alike).
         for name in readers.keys() & writes:
             del readers[name]
@@ -442,6 +444,9 @@ class _Builder:
         if opaque:
             self.last_opaque = index
         reasons.pop(index, None)
+        for before, hit in hits.items():
+            reason = reasons.get(before)
+            reasons[before] = hit if reason is None else reason | hit  # type: ignore[assignment]
         return tuple(Edge(b, frozenset(r)) for b, r in sorted(reasons.items()))
 
     def _track_bindings(self, node: ast.stmt, facts: NameFacts) -> None:
