@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import ast
 import builtins
+import gc
 import sys
 import types
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from itertools import repeat
 from types import MappingProxyType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from kernel_ext.analysis.effects import IMMUTABLE_TYPES, is_immutable, qualname_of
 from kernel_ext.analysis.fanout import FanOut, FanOutContext, detect_fanout
@@ -113,9 +114,17 @@ def analyze_cell(
     tree = ast.parse(source, filename)
     _validate(source, tree, filename)
     ns: Mapping[str, object] = namespace if namespace is not None else {}
-    builder = _Builder(source, ns, _initial_env(ns, tree))
-    for i, node in enumerate(tree.body):
-        builder.add(i, node, is_last=i == len(tree.body) - 1)
+    # The analysis allocates many small containers that live until it ends; the
+    # cyclic GC would scan them (and the whole kernel heap) again and again.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        builder = _Builder(source, ns, _initial_env(ns, tree))
+        for i, node in enumerate(tree.body):
+            builder.add(i, node, is_last=i == len(tree.body) - 1)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     return CellPlan(source, tuple(builder.statements))
 
 
@@ -160,36 +169,66 @@ def _initial_env(ns: Mapping[str, object], tree: ast.Module) -> Env:
 
 
 def _names_bound_anywhere(tree: ast.Module) -> frozenset[str]:
+    """Names bound anywhere in the cell, nested scopes included (parameters are not)."""
     bound: set[str] = set()
-    for node in _walk(tree):
-        if isinstance(node, ast.Name):
-            if not isinstance(node.ctx, ast.Load):
-                bound.add(node.id)
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            bound.add(node.name)
-        elif isinstance(node, ast.Import | ast.ImportFrom):
-            bound.update((a.asname or a.name).split(".")[0] for a in node.names)
-        elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) and node.name:
-            bound.add(node.name)
+    add = bound.add
+    todo: list[ast.AST] = [tree]
+    pop, push, extend = todo.pop, todo.append, todo.extend
+    AST, Name, Load, Constant = ast.AST, ast.Name, ast.Load, ast.Constant  # noqa: N806
+    children = _CHILD_FIELDS
+    while todo:
+        node = pop()
+        kind = type(node)
+        if kind is Name:
+            if type(node.ctx) is not Load:  # type: ignore[attr-defined]
+                add(node.id)  # type: ignore[attr-defined]
+            continue
+        if kind is Constant:
+            continue
+        binds = _BINDS.get(kind)
+        if binds is not None:
+            binds(node, bound)
+        fields = children.get(kind)
+        if fields is None:
+            fields = children[kind] = tuple(f for f in kind._fields if f not in _SCALAR_FIELDS)
+        for name in fields:
+            value = getattr(node, name, None)
+            if type(value) is list:
+                extend(v for v in value if isinstance(v, AST))
+            elif isinstance(value, AST):
+                push(value)
     return frozenset(bound)
 
 
-def _walk(tree: ast.AST) -> list[ast.AST]:
-    """Every node under ``tree`` (as ``ast.walk``, in another order; contexts and
-    operators left out), without ``ast.walk``'s generator per node."""
-    out: list[ast.AST] = []
-    todo = [tree]
-    AST = ast.AST  # noqa: N806 - local for speed
-    while todo:
-        node = todo.pop()
-        out.append(node)
-        for name in node._fields:
-            value = getattr(node, name, None)
-            if type(value) is list:
-                todo.extend(v for v in value if isinstance(v, AST))
-            elif isinstance(value, AST) and value._fields:
-                todo.append(value)
-    return out
+def _bind_def(node: Any, bound: set[str]) -> None:
+    bound.add(node.name)
+
+
+def _bind_import(node: Any, bound: set[str]) -> None:
+    bound.update((a.asname or a.name).split(".")[0] for a in node.names)
+
+
+def _bind_if_named(node: Any, bound: set[str]) -> None:
+    if node.name:
+        bound.add(node.name)
+
+
+_BINDS: dict[type, Callable[[Any, set[str]], None]] = {
+    ast.FunctionDef: _bind_def,
+    ast.AsyncFunctionDef: _bind_def,
+    ast.ClassDef: _bind_def,
+    ast.Import: _bind_import,
+    ast.ImportFrom: _bind_import,
+    ast.ExceptHandler: _bind_if_named,
+    ast.MatchAs: _bind_if_named,
+    ast.MatchStar: _bind_if_named,
+}
+# Fields that never hold nodes with names in them (strings, numbers, contexts, operators).
+_SCALAR_FIELDS = frozenset(
+    {"id", "ctx", "op", "kind", "attr", "arg", "name", "asname", "module", "level",
+     "type_comment", "conversion", "is_async", "simple", "tag"}
+)
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
 @dataclass
@@ -414,10 +453,13 @@ class _Builder:
                     owned[before] = theirs - hit
                 else:
                     theirs -= hit
-            for name in readers.keys() & writes:
+            read_since = writes.intersection(readers)
+            for name in read_since:
                 name_readers = readers[name]
                 if name_readers:
                     _add_to_each(reasons, name_readers, name)
+        else:
+            read_since = frozenset()
         if effect:
             wait(self.last_effect, EFFECT)
         if produces_value:
@@ -437,7 +479,7 @@ class _Builder:
         last_writer.update(zip(writes, repeat(index)))
         owned[index] = writes  # shared with the Statement until partly overwritten
         # No readers since this write (absent and empty are read alike).
-        for name in readers.keys() & writes:
+        for name in read_since | (reads & writes):
             del readers[name]
         if effect:
             self.last_effect = index
