@@ -253,13 +253,17 @@ class Job:
         KeyboardInterrupt the job is cancelled and the interrupt re-raised.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
+        helping = self._pool.in_pool_thread() and self.backend != "sync"
         try:
-            with self._pool.blocking():  # waiting inside a task: let the pool grow by one
-                while not self._done.is_set():
-                    remaining = 0.1 if deadline is None else min(0.1, deadline - time.monotonic())
-                    if remaining <= 0:
-                        return False
-                    self._done.wait(remaining)
+            while not self._done.is_set():
+                remaining = 0.1 if deadline is None else min(0.1, deadline - time.monotonic())
+                if remaining <= 0:
+                    return False
+                # A pool thread waiting on a job (a fan-out inside a statement) runs that
+                # job's ready tasks itself instead of idling: nested jobs then need no
+                # extra threads, and cannot deadlock a busy pool.
+                if not (helping and self._help()):
+                    self._done.wait(min(remaining, 0.01) if helping else remaining)
         except KeyboardInterrupt:
             self.cancel()
             raise
@@ -361,22 +365,35 @@ class Job:
         if TaskState.QUEUED in self._events.wanted:
             self._emit(i, TaskState.QUEUED)
 
+    def _help(self) -> bool:
+        """Run one slice of this job on the calling thread, if it has ready work."""
+        with self._lock:
+            if self._stopping or not self._ready or self._done.is_set():
+                return False
+            if self.backend == "processes" and not self._free_slots:
+                return False  # every worker process is busy; tasks must not run here
+            self._active_loops += 1
+        self._run_slice(requeue=False)
+        return True
+
     def _spawn_locked(self, wanted: int) -> None:
         """Queue up to ``wanted`` more slices, never more than ``num_workers`` at once."""
         for _ in range(min(wanted, self.num_workers - self._active_loops)):
             self._active_loops += 1
             self._pool.submit(self._run_slice)
 
-    def _run_slice(self, inline: bool = False) -> None:
+    def _run_slice(self, inline: bool = False, requeue: bool = True) -> None:
         """Run ready tasks on this thread until none is ready or the quantum is used.
 
         A slice that used up its quantum while work remains goes to the back of
-        the pool's queue. ``inline`` (the sync backend) runs to the end here.
+        the pool's queue (unless ``requeue`` is false: a waiter helping out).
+        ``inline`` (the sync backend) runs to the end here.
         """
         lock = self._lock
         tasks = self._tasks
         ready = self._ready
         thread = threading.current_thread()
+        own_name = thread.name
         lock.acquire()
         lane = self._lanes.pop() if self._lanes else 0
         slot = self._free_slots.pop() if self._free_slots else None
@@ -384,13 +401,13 @@ class Job:
             thread.name = f"kernel_ext-{self.id}-worker-{lane}"
         worker = thread.name if slot is None else None
         deadline = None if inline else time.monotonic() + QUANTUM
-        requeue = False
+        used_quantum = False
         try:
             while True:
                 if self._stopping or not ready:
                     break
                 if deadline is not None and time.monotonic() >= deadline:
-                    requeue = True
+                    used_quantum = True
                     break
                 i = heapq.heappop(ready)
                 self._set_state(i, TaskState.RUNNING)
@@ -422,12 +439,16 @@ class Job:
             self._lanes.append(lane)
             if slot is not None:
                 self._free_slots.append(slot)
-            if requeue and not self._stopping:
+            if not inline:
+                thread.name = own_name
+            if used_quantum and requeue and not self._stopping:
                 self._pool.submit(self._run_slice)
             else:
                 self._active_loops -= 1
-                if self._active_loops == 0 and (self._stopping or not self._unresolved):
-                    self._finish_locked()
+            # Ended when nothing runs and nothing more will: slices still queued on a
+            # busy pool do not hold the job open (a waiter may be occupying the pool).
+            if not self.counts[TaskState.RUNNING] and (self._stopping or not self._unresolved):
+                self._finish_locked()
             lock.release()
 
     def _run_task(

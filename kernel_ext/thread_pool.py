@@ -7,10 +7,11 @@ background jobs take turns on a fixed number of threads, and one large job
 cannot starve the others, while a job alone on the pool keeps its threads
 (re-queuing a slice into an empty queue costs microseconds).
 
-A thread that blocks on another job (a fan-out inside a ``%%parallel``
-statement, ``kernel_ext.get`` inside a task) says so with :meth:`blocking`;
-the pool may then start one more thread, so nested jobs cannot deadlock the
-pool. Threads are daemons and stay for the kernel's life once started.
+A pool thread that waits on another job (a fan-out inside a ``%%parallel``
+statement, ``kernel_ext.get`` inside a task) runs that job's ready tasks
+itself while it waits (``Job.wait``), so nested jobs need no extra threads and
+cannot deadlock the pool. Threads are daemons and stay for the kernel's life
+once started.
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ import logging
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def _default_max_threads() -> int:
 
 
 class SharedThreadPool:
-    """A FIFO of slices served by at most ``max_threads`` (+ blocked) daemon threads."""
+    """A FIFO of slices served by at most ``max_threads`` daemon threads."""
 
     def __init__(self, max_threads: int | None = None, name: str = "kernel_ext-pool") -> None:
         self.max_threads = max_threads or _default_max_threads()
@@ -43,7 +43,6 @@ class SharedThreadPool:
         self._has_work = threading.Condition(self._lock)
         self._threads = 0  # started and alive
         self._idle = 0  # waiting for work
-        self._blocked = 0  # pool threads waiting on something else (see blocking())
         self._local = threading.local()
 
     @property
@@ -56,27 +55,11 @@ class SharedThreadPool:
             self._queue.append(slice_)
             if self._idle:
                 self._has_work.notify()
-            elif self._threads < self.max_threads + self._blocked:
+            elif self._threads < self.max_threads:
                 self._start_thread_locked()
 
     def in_pool_thread(self) -> bool:
         return getattr(self._local, "in_pool", False)
-
-    @contextmanager
-    def blocking(self) -> Iterator[None]:
-        """Mark the calling pool thread as blocked (waiting on other work) for the duration."""
-        if not self.in_pool_thread():
-            yield
-            return
-        with self._lock:
-            self._blocked += 1
-            if self._queue and not self._idle and self._threads < self.max_threads + self._blocked:
-                self._start_thread_locked()
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._blocked -= 1
 
     def _start_thread_locked(self) -> None:
         self._threads += 1

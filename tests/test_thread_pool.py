@@ -63,3 +63,17 @@ def test_worker_names_are_the_jobs_own_numbered_workers():
     job.wait()
     job._events.wait_closed(5)
     assert names <= {f"kernel_ext-{job.id}-worker-{n}" for n in range(3)}
+
+
+def test_many_tasks_waiting_on_nested_jobs_finish_without_growing_the_pool():
+    pool = SharedThreadPool(max_threads=2, name="nested-many")
+
+    def outer(n):
+        inner = Job(sleeps(4, 0.01, f"in{n}-"), [f"in{n}-{i}" for i in range(4)],
+                    num_workers=4, pool=pool).start()
+        return len(inner.result(timeout=20))
+
+    graph = Graph(Task(f"outer{n}", outer, (n,)) for n in range(6))
+    job = Job(graph, [f"outer{n}" for n in range(6)], num_workers=6, pool=pool).start()
+    assert job.result(timeout=30) == (4,) * 6
+    assert pool.thread_count <= 2
