@@ -138,3 +138,10 @@ def test_fan_out_statement_keeps_its_whole_statement_edges():
 def test_explain_mentions_fan_out():
     text = analyze_cell("r = [f(x) for x in xs]").explain()
     assert "fan-out: list comprehension over xs" in text
+
+
+def test_notebook_function_changing_an_argument_blocks_fan_out():
+    ns = notebook("def add(lst, x):\n    lst.append(x)\n    return x\n")
+    assert fanout("r = [add(acc, x) for x in xs]\n", ns) is None
+    assert fanout("out = []\nfor x in xs:\n    y = add(acc, x)\n    out.append(y)\n", ns) is None
+    assert fanout("r = [add([], x) for x in xs]\n", ns) is not None

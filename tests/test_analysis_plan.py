@@ -351,3 +351,89 @@ def test_storing_an_object_inside_another_makes_them_aliases():
 def test_discarded_call_inside_a_loop_body_may_change_its_arguments():
     p = plan("for x in xs:\n    process(x, out)\nn = len(out)\n")
     assert p.statements[0].effect and deps(p, 1) == {0: {"out"}}
+
+
+# --- notebook functions that change their arguments -------------------------------
+
+ADD = "def add(lst, x):\n    lst.append(x)\n    return len(lst)\n"
+
+
+def notebook_with_source(src, filename="<ipython-input-analysis-test>"):
+    """Like a notebook cell: the source stays in linecache, so it can be read back."""
+    import linecache
+
+    src = textwrap.dedent(src)
+    linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)
+    ns = {}
+    exec(compile(src, filename, "exec"), ns)
+    return ns
+
+
+@pytest.mark.parametrize("make", [notebook, notebook_with_source], ids=["bytecode", "source"])
+def test_notebook_function_changing_a_positional_argument_writes_it(make):
+    ns = make(ADD)
+    ns["c"] = []
+    p = plan("z = add(c, 1)\nn = len(c)\n", ns)
+    assert "c" in p.statements[0].writes
+    assert deps(p, 1) == {0: {"c"}}
+
+
+@pytest.mark.parametrize("make", [notebook, notebook_with_source], ids=["bytecode", "source"])
+def test_notebook_function_changing_a_keyword_argument_writes_it(make):
+    ns = make(ADD)
+    p = plan("z = add(x=1, lst=c)\nn = len(c)\n", ns)
+    assert deps(p, 1) == {0: {"c"}}
+
+
+def test_argument_changes_are_followed_into_called_notebook_functions():
+    ns = notebook_with_source(
+        ADD + "def outer(a, b):\n    return add(b, a)\ndef outer2(q, r):\n    return outer(r, q)\n"
+    )
+    p = plan("z = outer2(c, d)\nn = len(c)\nm = len(d)\n", ns)
+    assert deps(p, 1) == {0: {"c"}}
+    assert deps(p, 2) == {}  # d lands in add's x, which add does not change
+
+
+def test_argument_changes_through_functions_defined_in_the_cell():
+    cell = "def outer(a, b):\n    return add(b, a)\nz = outer(d, c)\nn = len(c)\nm = len(d)\n"
+    p = plan(ADD + cell)
+    assert ordered(p, 2, 3)
+    assert not ordered(p, 2, 4)
+
+
+def test_argument_changes_through_a_local_alias_or_loop_variable():
+    ns = notebook(
+        "def fill(rows):\n    for row in rows:\n        row.append(0)\n    return rows\n"
+        "def grow(a):\n    b = a\n    b += [1]\n    return b\n"
+    )
+    p = plan("x = fill(t)\ny = grow(u)\nn = len(t)\nm = len(u)\n", ns)
+    assert deps(p, 2) == {0: {"t"}} and deps(p, 3) == {1: {"u"}}
+
+
+def test_star_args_and_star_kwargs_are_treated_conservatively():
+    ns = notebook(
+        "def clear_all(*lists):\n    for l in lists:\n        l.clear()\n    return 0\n"
+        + ADD
+    )
+    p = plan("z = clear_all(a, b)\nn = len(b)\n", ns)
+    assert deps(p, 1) == {0: {"b"}}
+    p = plan("z = add(*pair)\nn = len(pair)\n", ns)
+    assert deps(p, 1) == {0: {"pair"}}
+    p = plan("z = add(**kw)\nn = len(kw)\n", ns)
+    assert deps(p, 1) == {0: {"kw"}}
+    p = plan("z = clear_all(x, *rest)\nn = len(x)\nm = len(rest)\n", ns)
+    assert deps(p, 1) == {0: {"x"}} and deps(p, 2) == {0: {"rest"}}
+
+
+def test_notebook_function_that_only_reads_its_argument_does_not_write_it():
+    ns = notebook_with_source(
+        "import time\ndef work(xs):\n    time.sleep(0)\n    return sum(xs) + len(xs)\n"
+    )
+    p = plan("z = work(c)\nn = len(c)\n", ns)
+    assert deps(p, 1) == {}
+
+
+def test_changed_argument_gets_the_aliases_of_the_other_arguments():
+    ns = notebook(ADD)
+    p = plan("z = add(c, d)\nd.append(1)\nn = len(c)\n", ns)
+    assert ordered(p, 1, 2)  # c may now hold d's object

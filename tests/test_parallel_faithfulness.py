@@ -412,14 +412,6 @@ CASES: list[Case] = [
         "c = []\n",
         "z = add(c, 1)\nn = len(c)\n",
         check=lambda o: names(o)["n"] == 1,
-        marks=(
-            pytest.mark.xfail(
-                strict=True,
-                reason="analysis: a notebook function that mutates its parameter "
-                "(lst.append) is not seen as writing the argument c, "
-                "so 'n = len(c)' runs before 'z = add(c, 1)'",
-            ),
-        ),
     ),
     Case(
         "in_place_change_after_a_failing_statement",

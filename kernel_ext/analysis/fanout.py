@@ -188,6 +188,7 @@ def _pure(node: ast.stmt, ctx: FanOutContext) -> bool:
         or hidden.opaque
         or hidden.writes
         or (facts.reads | hidden.reads) & ctx.consumable
+        or (facts.call_sites and ctx.resolver.argument_writes(facts.call_sites))
     )
 
 

@@ -56,6 +56,20 @@ class FunctionBody:
 
 
 @dataclass(frozen=True)
+class CallSite:
+    """A call of a plain name, ``f(a, *b, k=c, **d)``: the names each argument may hand over.
+
+    Used to charge the caller with the arguments a notebook function changes.
+    """
+
+    func: str
+    positional: tuple[frozenset[str], ...]  # the positional arguments before any *args
+    starred: frozenset[str]  # names in *args and in the positional arguments after one
+    keywords: tuple[tuple[str, frozenset[str]], ...]  # keyword arguments by name
+    double_starred: frozenset[str]  # names in **kwargs
+
+
+@dataclass(frozen=True)
 class NameFacts:
     """What one statement (or one function body) does to names."""
 
@@ -68,6 +82,7 @@ class NameFacts:
     functions: tuple[FunctionBody, ...] = ()  # deferred bodies created by this statement
     global_decls: frozenset[str] = frozenset()  # `global` names (function bodies only)
     called: frozenset[str] = frozenset()  # root names of plain calls f(...) (not methods)
+    call_sites: tuple[CallSite, ...] = ()  # plain-name calls and what their arguments hand over
 
 
 def receiver_roots(expr: ast.expr) -> frozenset[str]:
@@ -104,6 +119,7 @@ class _Collector(ast.NodeVisitor):
     mutates: set[str] = field(default_factory=set)
     global_decls: set[str] = field(default_factory=set)
     called: set[str] = field(default_factory=set)
+    call_sites: list[CallSite] = field(default_factory=list)
     functions: list[FunctionBody] = field(default_factory=list)
     effect: bool = False
     opaque: bool = False
@@ -371,6 +387,8 @@ class _Collector(ast.NodeVisitor):
                 kind = classify_qualname(qualname, nargs)
             if len(path) == 1:
                 self.called.add(path[0])
+                if not is_builtin_name(path[0], self.env):
+                    self.call_sites.append(self._call_site(path[0], node))
         if kind is CallKind.PURE and isinstance(node.func, ast.Attribute):
             if node.func.attr in EFFECT_METHODS:
                 kind = CallKind.EFFECT
@@ -384,6 +402,32 @@ class _Collector(ast.NodeVisitor):
         elif kind is CallKind.MUTATES_FIRST_ARG and node.args:
             self.mutates |= self._outer(receiver_roots(node.args[0]))
 
+    def _call_site(self, func: str, node: ast.Call) -> CallSite:
+        env = self.env
+
+        def handed(expr: ast.expr) -> frozenset[str]:
+            return frozenset(
+                self._outer(receiver_roots(expr)) - env.modules - env.immutables
+            )
+
+        positional: list[frozenset[str]] = []
+        starred: set[str] = set()
+        for arg in node.args:
+            if starred or isinstance(arg, ast.Starred):
+                starred |= handed(arg)
+            else:
+                positional.append(handed(arg))
+        keywords: list[tuple[str, frozenset[str]]] = []
+        double_starred: set[str] = set()
+        for keyword in node.keywords:
+            if keyword.arg is None:
+                double_starred |= handed(keyword.value)
+            else:
+                keywords.append((keyword.arg, handed(keyword.value)))
+        return CallSite(
+            func, tuple(positional), frozenset(starred), tuple(keywords), frozenset(double_starred)
+        )
+
     def facts(self, *, discarded_call: bool = False) -> NameFacts:
         return NameFacts(
             reads=frozenset(self.loads),
@@ -395,6 +439,7 @@ class _Collector(ast.NodeVisitor):
             functions=tuple(self.functions),
             global_decls=frozenset(self.global_decls),
             called=frozenset(self.called),
+            call_sites=tuple(self.call_sites),
         )
 
 

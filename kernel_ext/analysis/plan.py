@@ -33,6 +33,8 @@ OUTPUT = "<output>"
 # Calls whose result is a one-shot iterator: reading such a name consumes it.
 _ITERATOR_MAKERS = frozenset({"iter", "map", "filter", "zip", "enumerate", "reversed", "open"})
 
+_NONE: frozenset[str] = frozenset()
+
 # Exact types whose instances have no __self__/__name__/__module__: qualname_of is None.
 _PLAIN_DATA = frozenset({*IMMUTABLE_TYPES, list, dict, set, tuple})
 
@@ -361,7 +363,9 @@ class _Builder:
         hidden = self.resolver.of_names(facts.reads, lambdas)
         consumed = (facts.reads | hidden.reads) & self.consumable
         reads = facts.reads | hidden.reads
-        writes = facts.binds | self.aliases.expand(facts.mutates | hidden.writes | consumed)
+        handed = self.resolver.argument_writes(facts.call_sites) if facts.call_sites else _NONE
+        changed = facts.mutates | hidden.writes | consumed | handed
+        writes = facts.binds | self.aliases.expand(changed)
         effect = facts.effect or hidden.effect
         opaque = facts.opaque or hidden.opaque
         produces_value = is_last and isinstance(node, ast.Expr)
@@ -373,7 +377,7 @@ class _Builder:
         rebinds = frozenset() if isinstance(node, ast.AugAssign) else facts.binds
         self._hand_over_readers(index, reads, rebinds)
         deps = self._edges(index, reads, writes, effect, opaque, produces_value)
-        self._track_bindings(node, facts)
+        self._track_bindings(node, facts, handed)
         lineno = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
         end_lineno = node.end_lineno or node.lineno
         self.statements.append(
@@ -491,15 +495,17 @@ class _Builder:
             reasons[before] = hit if reason is None else reason | hit  # type: ignore[assignment]
         return tuple(Edge(b, frozenset(r)) for b, r in sorted(reasons.items()))
 
-    def _track_bindings(self, node: ast.stmt, facts: NameFacts) -> None:
-        """Update aliases, iterator names, hidden-read bindings and the env for bound names."""
+    def _track_bindings(self, node: ast.stmt, facts: NameFacts, handed: frozenset[str]) -> None:
+        """Update aliases, iterator names, hidden-read bindings and the env for bound names.
+
+        `handed`: names passed to notebook functions that may change them in place."""
         defines = isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
         imports = isinstance(node, ast.Import | ast.ImportFrom)
         sources = frozenset(
             n for n in facts.reads if n not in self.env.modules and not _is_builtin(n, self.env)
         )
-        for name in facts.mutates - facts.binds:
-            # x.append(y) / x[k] = y: x may now hold y's object.
+        for name in (facts.mutates | handed) - facts.binds:
+            # x.append(y) / x[k] = y / add(x, y): x may now hold y's object.
             self.aliases.rebind(name, sources, keep_old=True)
         for name in facts.binds:
             self.bound_in_cell.add(name)
