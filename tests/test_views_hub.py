@@ -7,6 +7,7 @@ import time
 import pytest
 from views_jobs import fan_in, tiny
 
+from kernel_ext.events import TaskState
 from kernel_ext.views import show_views
 from kernel_ext.views.hub import ViewHub, settle_finished_views
 from kernel_ext.views.text import TextProgress
@@ -103,3 +104,23 @@ def text_hub_done(job, timeout: float = 30) -> bool:
     job.wait(timeout)
     settle_finished_views(timeout=timeout)
     return True
+
+
+def test_progress_and_graph_take_no_events_and_the_stream_stops_after_its_rows() -> None:
+    job = tiny(5000, num_workers=2)
+    views = show_views(job, widgets=True, progress=True, graph=True)
+    assert job._events.wanted == frozenset()  # counts are polled, not followed
+    job.start()
+    assert views.hub.wait(60)
+    assert views.hub.views[0].rows["int"].bar.value == 5000
+
+    job = tiny(20_000, num_workers=2)
+    views = show_views(job, widgets=True, progress=False, stream=True)
+    stream = views.hub.views[0]
+    stream.max_rows = 300
+    assert job._events.wanted == {TaskState.FINISHED, TaskState.FAILED, TaskState.RETRIED}
+    job.start()
+    assert views.hub.wait(60)
+    assert job._events._observers == []
+    assert views.hub._span_events < 20_000 // 2  # it stopped asking long before the end
+    assert sum(stream.source.data["count"]) == len(job.keys)
