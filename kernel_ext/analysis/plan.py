@@ -34,6 +34,7 @@ OUTPUT = "<output>"
 _ITERATOR_MAKERS = frozenset({"iter", "map", "filter", "zip", "enumerate", "reversed", "open"})
 
 _NONE: frozenset[str] = frozenset()
+_BULK_WRITE = 32  # writes of more names than this are not indexed name by name
 
 # Exact types whose instances have no __self__/__name__/__module__: qualname_of is None.
 _PLAIN_DATA = frozenset({*IMMUTABLE_TYPES, list, dict, set, tuple})
@@ -185,7 +186,7 @@ def _names_bound_anywhere(tree: ast.Module) -> frozenset[str]:
             if type(node.ctx) is not Load:  # type: ignore[attr-defined]
                 add(node.id)  # type: ignore[attr-defined]
             continue
-        if kind is Constant:
+        if kind is Constant or not isinstance(node, AST):
             continue
         binds = _BINDS.get(kind)
         if binds is not None:
@@ -196,7 +197,7 @@ def _names_bound_anywhere(tree: ast.Module) -> frozenset[str]:
         for name in fields:
             value = getattr(node, name, None)
             if type(value) is list:
-                extend(v for v in value if isinstance(v, AST))
+                extend(value)  # may hold None / str: skipped when popped
             elif isinstance(value, AST):
                 push(value)
     return frozenset(bound)
@@ -335,7 +336,12 @@ class _Builder:
     ns: Mapping[str, object]
     env: Env
     statements: list[Statement] = field(default_factory=list)
+    # Who wrote each name last: `owned` maps each statement to the names it wrote
+    # last (exact, disjoint).  `last_writer` indexes it by name, except for large
+    # writes (whole alias groups), listed in `bulk` instead of entered name by
+    # name; an entry of `last_writer` is only trusted when `owned` agrees.
     last_writer: dict[str, int] = field(default_factory=dict)
+    bulk: set[int] = field(default_factory=set)
     readers: dict[str, set[int]] = field(default_factory=dict)
     owned: dict[int, AbstractSet[str]] = field(default_factory=dict)  # last_writer, inverted
     last_effect: int | None = None
@@ -438,21 +444,33 @@ class _Builder:
                 else:
                     reason.add(why)
 
-        last_writer, readers, owned = self.last_writer, self.readers, self.owned
+        last_writer, readers, owned, bulk = self.last_writer, self.readers, self.owned, self.bulk
         for name in reads:
-            wait(last_writer.get(name), name)
+            wait(self._writer_of(name), name)
         # Writes (whole alias groups, so large) are handled a writer / a reader at a
         # time with set operations, not a name at a time.
         hits: dict[int, frozenset[str]] = {}  # earlier writer -> the names written again
         if writes:
-            writers = set(map(last_writer.get, writes))
-            writers.discard(None)
+            if len(owned) * 4 < len(writes):
+                writers: Iterable[int] = [
+                    b for b, theirs in owned.items() if not theirs.isdisjoint(writes)
+                ]
+            else:
+                candidates = set(map(last_writer.get, writes))
+                candidates.discard(None)
+                writers = candidates | bulk
             for before in writers:
-                theirs = owned[before]
-                hits[before] = hit = writes & theirs  # a frozenset, kept as the reason
+                theirs = owned.get(before)
+                if theirs is None:
+                    continue  # a stale last_writer entry
+                hit = writes & theirs  # a frozenset, kept as the reason
+                if not hit:
+                    continue
+                hits[before] = hit
                 # From now on these are written last by this statement.
                 if len(hit) == len(theirs):
                     del owned[before]
+                    bulk.discard(before)
                 elif type(theirs) is frozenset:
                     owned[before] = theirs - hit
                 else:
@@ -480,8 +498,12 @@ class _Builder:
                 readers[name] = {index}
             else:
                 name_readers.add(index)
-        last_writer.update(zip(writes, repeat(index)))
-        owned[index] = writes  # shared with the Statement until partly overwritten
+        if writes:
+            if len(writes) > _BULK_WRITE:
+                bulk.add(index)
+            else:
+                last_writer.update(zip(writes, repeat(index)))
+            owned[index] = writes  # shared with the Statement until partly overwritten
         # No readers since this write (absent and empty are read alike).
         for name in read_since | (reads & writes):
             del readers[name]
@@ -494,6 +516,19 @@ class _Builder:
             reason = reasons.get(before)
             reasons[before] = hit if reason is None else reason | hit  # type: ignore[assignment]
         return tuple(Edge(b, frozenset(r)) for b, r in sorted(reasons.items()))
+
+    def _writer_of(self, name: str) -> int | None:
+        """The statement that wrote `name` last, if any."""
+        owned = self.owned
+        before = self.last_writer.get(name)
+        if before is not None:
+            theirs = owned.get(before)
+            if theirs is not None and name in theirs:
+                return before
+        for before in self.bulk:
+            if name in owned[before]:
+                return before
+        return None
 
     def _track_bindings(self, node: ast.stmt, facts: NameFacts, handed: frozenset[str]) -> None:
         """Update aliases, iterator names, hidden-read bindings and the env for bound names.
