@@ -183,14 +183,18 @@ class _Collector(ast.NodeVisitor):
 
     # --- statements ----------------------------------------------------------
     def visit_Expr(self, node: ast.Expr) -> None:
+        fresh = not self.loads and not self.comp_scopes  # e.g. a statement of its own
         self.visit(node.value)
         if node is self.exempt or not _contains_call(node.value):
             return
         # A call whose result is dropped is made for what it does: it may change
         # every object it is given.  At cell level it is also an effect.
-        sub = _Collector(self.env, in_function=self.in_function)
-        sub.visit(node.value)
-        args = sub.loads
+        if fresh:
+            args = set(self.loads)  # nothing loaded before: what the value loads
+        else:
+            sub = _Collector(self.env, in_function=self.in_function)
+            sub.visit(node.value)
+            args = sub.loads
         self.mutates |= {
             n
             for n in args - self.env.modules - self.env.immutables

@@ -275,14 +275,16 @@ class _Aliases:
 
     def expand(self, names: Iterable[str]) -> frozenset[str]:
         """The names and every name that may share an object with one of them."""
-        out = set(names)
+        names = names if isinstance(names, frozenset) else frozenset(names)
         member_of, cliques = self.member_of, self.cliques
-        for name in tuple(out):
-            cids = member_of.get(name)
-            if cids:
-                for cid in cids:
-                    out |= cliques[cid]
-        return frozenset(out)
+        cids: set[int] = set()
+        for name in names:
+            mine = member_of.get(name)
+            if mine:
+                cids |= mine
+        if not cids:
+            return names
+        return names.union(*map(cliques.__getitem__, cids))  # one new frozenset
 
     def neighbours(self, name: str) -> set[str]:
         """Names other than `name` that may share an object with it."""
@@ -371,7 +373,8 @@ class _Builder:
         reads = facts.reads | hidden.reads
         handed = self.resolver.argument_writes(facts.call_sites) if facts.call_sites else _NONE
         changed = facts.mutates | hidden.writes | consumed | handed
-        writes = facts.binds | self.aliases.expand(changed)
+        expanded = self.aliases.expand(changed)
+        writes = facts.binds | expanded if facts.binds else expanded
         effect = facts.effect or hidden.effect
         opaque = facts.opaque or hidden.opaque
         produces_value = is_last and isinstance(node, ast.Expr)
@@ -610,6 +613,8 @@ def _rebind_env(env: Env, node: ast.stmt, binds: frozenset[str]) -> Env:
         name in env.qualnames or name in env.modules or name in env.immutables for name in binds
     ):
         return env  # nothing known about the rebound names: the same env (and its caches)
+    if not imports and not any(name in env.qualnames or name in env.modules for name in binds):
+        return replace(env, immutables=env.immutables - binds)  # rebound namespace values
     qualnames = {k: v for k, v in env.qualnames.items() if k not in binds}
     modules = set(env.modules - binds)
     if isinstance(node, ast.Import):
