@@ -21,6 +21,7 @@ from kernel_ext.background.magics_jobs import jobs_line
 from kernel_ext.background.routing import current_parent
 from kernel_ext.cell.live import ViewOptions
 from kernel_ext.cell.runner import CellRun, RunOptions
+from kernel_ext.cell.tracebacks import mark_for_cell
 
 
 @magics_class
@@ -90,7 +91,11 @@ class Parallel(Magics):
         shell = self.shell
         source = shell.transform_cell(cell)
         filename = shell.compile.cache(source, _running_cell_number(shell), raw_code=cell)
-        plan = analyze_cell(source, shell.user_ns, filename=filename)
+        try:
+            plan = analyze_cell(source, shell.user_ns, filename=filename)
+        except SyntaxError as error:
+            raise mark_for_cell(_as_ipython_reports(shell, source, filename, error),
+                                filename) from None
         if args.explain:
             print(plan.explain())
             return None
@@ -137,6 +142,21 @@ class Parallel(Magics):
             from kernel_ext.views import display_views
 
             display_views(run.job, progress=views.progress, stream=views.stream, graph=views.graph)
+
+
+def _as_ipython_reports(shell: Any, source: str, filename: str,
+                        error: SyntaxError) -> SyntaxError:
+    """The syntax error as IPython's own compiler words it for a plain cell.
+
+    IPython compiles with flags that report, e.g., 'incomplete input' where
+    ``ast.parse`` says "'(' was never closed"; only a failing cell pays for
+    the second parse.
+    """
+    try:
+        shell.compile.ast_parse(source, filename=filename)
+    except SyntaxError as ipython_error:
+        return ipython_error
+    return error
 
 
 def _view_options_from(magics: Parallel, args: Any) -> ViewOptions:

@@ -93,3 +93,36 @@ def test_help_shows_the_options(kernel: KernelSession) -> None:
     text = pages[0]["data"]["text/plain"]
     for option in ("--workers", "--processes", "--threads", "--explain"):
         assert option in text, text
+
+
+def _frames(text: str) -> list[str]:
+    """The frame headers of a traceback, without the cell number (the cells differ)."""
+    import re
+
+    return [re.sub(r"Cell In\[\d+\]", "Cell", line) for line in text.splitlines()
+            if line.startswith(("Cell In[", "File "))]
+
+
+@pytest.mark.parametrize("backend", ["", "--processes"])
+def test_an_error_shows_the_same_traceback_frames_as_the_plain_cell(
+        kernel: KernelSession, backend: str) -> None:
+    kernel.run_ok("def half(v):\n    return v / 0\n")
+    body = "x = 1\ny = x + 1\nz = half(y)\n"
+    plain = kernel.execute(body)
+    parallel = kernel.execute(f"%%parallel {backend}\n{body}")
+    assert plain.error is not None and parallel.error is not None
+    assert parallel.error.ename == plain.error.ename == "ZeroDivisionError"
+    parallel_frames = _frames(parallel.error.text)
+    assert "run_cell_magic" not in parallel.error.text
+    assert parallel_frames[0] == _frames(plain.error.text)[0] == "Cell, line 3"
+    if not backend:  # a worker process's frames come as its traceback text instead
+        assert parallel_frames == _frames(plain.error.text)
+
+
+def test_a_syntax_error_is_shown_as_for_the_plain_cell(kernel: KernelSession) -> None:
+    plain = kernel.execute("x = 1\ny = (\n")
+    parallel = kernel.execute("%%parallel\nx = 1\ny = (\n")
+    assert plain.error is not None and parallel.error is not None
+    assert (parallel.error.ename, parallel.error.evalue) == (plain.error.ename, plain.error.evalue)
+    assert _frames(parallel.error.text) == _frames(plain.error.text)
+    assert "analyze_cell" not in parallel.error.text

@@ -43,9 +43,11 @@ from kernel_ext.cell.shipping import (
     gather_inputs,
     run_shipped,
 )
+from kernel_ext.cell.tracebacks import mark_for_cell
 from kernel_ext.errors import JobCancelledError, NotSendableError
 from kernel_ext.events import TaskState
 from kernel_ext.graph import Call, Graph, Ref, Task
+from kernel_ext.process_pool import RemoteTraceback
 from kernel_ext.scheduler import Job, JobStatus
 
 _MISSING = object()
@@ -325,9 +327,11 @@ class CellRun:
     def _error_of(self, index: int) -> BaseException:
         errors = {_statement_of(key): error for key, error in reversed(self.job.errors)}
         error = errors[index]
+        stmt = self.plan.statements[index]
         if isinstance(error, NotSendableError):
-            stmt = self.plan.statements[index]
             return explain_not_sendable(error, stmt, self.ns)
+        if isinstance(error.__cause__, RemoteTraceback):
+            return _at_cell_line(error, self.filename, stmt.lineno)
         return error
 
     def _first_unfinished(self) -> int:
@@ -427,6 +431,26 @@ def bound_names(stmt: Statement) -> set[str]:
     return out & stmt.writes
 
 
+def _at_cell_line(error: BaseException, filename: str, lineno: int) -> BaseException:
+    """Give an error from a worker process a frame at its statement's line in the cell.
+
+    The worker's own traceback stays as the cause only when it goes deeper than
+    the statement (into a function), as the plain cell's would.
+    """
+    remote = error.__cause__
+    assert isinstance(remote, RemoteTraceback)
+    raiser = compile("\n" * (lineno - 1) + "raise error", filename, "exec")
+    try:
+        exec(raiser, {"error": error.with_traceback(None)})
+    except BaseException as raised:  # noqa: BLE001 - it is `error`, now with the cell frame
+        tb = raised.__traceback__
+        error = raised.with_traceback(tb.tb_next if tb is not None else None)
+    deeper = remote.text.count('File "') > 3  # worker call, run_shipped, statement, more
+    error.__cause__ = remote if deeper else None
+    error.__suppress_context__ = True
+    return error
+
+
 def _statement_of(key: Hashable) -> int:
     """Statement index of a task key: ``i`` or ``("worker", i)``."""
     return key[1] if isinstance(key, tuple) else key  # type: ignore[return-value]
@@ -449,4 +473,4 @@ def _for_user(error: BaseException, filename: str) -> BaseException:
         tb = tb.tb_next
     if tb is not None:
         error = error.with_traceback(tb)
-    return error
+    return mark_for_cell(error, filename)
