@@ -73,12 +73,57 @@ EVENT_STATES = frozenset(TaskState) - {TaskState.WAITING}
 Observer = Callable[[Sequence[TaskEvent]], None]
 
 
+class _DeliveryLoop:
+    """The one thread that delivers every job's events, so jobs cost no thread of their own.
+
+    It wakes every ``interval`` seconds (or at once when a job closes), hands
+    each active dispatcher's queued events to its observers, and forgets a
+    dispatcher once its done callbacks have run. Observers and callbacks share
+    this thread: they should be quick (the views are: they only note counts).
+    """
+
+    def __init__(self, interval: float = 0.02) -> None:
+        self._interval = interval
+        self._active: list[EventDispatcher] = []
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def register(self, dispatcher: EventDispatcher) -> None:
+        with self._wake:
+            self._active.append(dispatcher)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="kernel_ext-events", daemon=True)
+                self._thread.start()
+            self._wake.notify()
+
+    def wake(self) -> None:
+        with self._wake:
+            self._wake.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                if not self._active:
+                    self._wake.wait()
+                else:
+                    self._wake.wait(self._interval)
+                dispatchers = list(self._active)
+            finished = [d for d in dispatchers if d._pump()]
+            if finished:
+                with self._wake:
+                    self._active = [d for d in self._active if d not in finished]
+
+
+_delivery = _DeliveryLoop()
+
+
 class EventDispatcher:
-    """Delivers a job's events to its observers from a thread of its own.
+    """Delivers a job's events to its observers, from the one delivery thread.
 
     ``push`` is the only call on the scheduler's path: a deque append. The
-    dispatcher wakes every ``interval`` seconds, so bursts of events coalesce
-    into one batch per observer call.
+    delivery thread wakes every 20 ms, so bursts of events coalesce into one
+    batch per observer call.
 
     Each observer names the states it wants; ``wanted`` is their union, and the
     scheduler builds an event only if its state is in it (a plain attribute
@@ -86,7 +131,7 @@ class EventDispatcher:
     for QUEUED and RUNNING events.
     """
 
-    def __init__(self, name: str, interval: float = 0.02) -> None:
+    def __init__(self, name: str = "") -> None:
         self._queue: deque[TaskEvent] = deque()
         self._observers: list[Observer] = []
         self._filters: list[frozenset[TaskState]] = []  # the states each observer wants
@@ -95,10 +140,8 @@ class EventDispatcher:
         self._done_callbacks: list[Callable[[], None]] = []
         self._closing = threading.Event()
         self._closed = threading.Event()
-        self._interval = interval
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._started = False
+        self._started = False  # registered with the delivery loop
 
     @property
     def active(self) -> bool:
@@ -118,9 +161,7 @@ class EventDispatcher:
                 self._observers.append(observer)
                 self._filters.append(wanted)
             self.wanted = frozenset().union(*self._filters)
-            if not self._started:
-                self._started = True
-                self._thread.start()
+            self._start_locked()
 
     def unsubscribe(self, observer: Observer) -> None:
         with self._lock:
@@ -138,10 +179,13 @@ class EventDispatcher:
             if self._closed.is_set():
                 return False
             self._done_callbacks.append(callback)
-            if not self._started:
-                self._started = True
-                self._thread.start()
+            self._start_locked()
             return True
+
+    def _start_locked(self) -> None:
+        if not self._started:
+            self._started = True
+            _delivery.register(self)
 
     def close(self) -> None:
         """The job is over: deliver what is queued, then run done callbacks, then stop."""
@@ -150,16 +194,18 @@ class EventDispatcher:
             self._closing.set()
         if not started:
             self._closed.set()
+        else:
+            _delivery.wake()
 
     def wait_closed(self, timeout: float | None = None) -> bool:
         return self._closed.wait(timeout)
 
-    def _run(self) -> None:
-        while True:
-            closing = self._closing.wait(self._interval)
-            self._deliver()
-            if closing:
-                break
+    def _pump(self) -> bool:
+        """Deliver what is queued; once closing, run the done callbacks. True when finished."""
+        closing = self._closing.is_set()
+        self._deliver()
+        if not closing:
+            return False
         with self._lock:
             self._closed.set()
             callbacks, self._done_callbacks = self._done_callbacks, []
@@ -168,6 +214,7 @@ class EventDispatcher:
                 callback()
             except Exception:
                 log.exception("a job done-callback raised; the job is not affected")
+        return True
 
     def _deliver(self) -> None:
         if not self._queue:
