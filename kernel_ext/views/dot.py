@@ -10,10 +10,9 @@ from __future__ import annotations
 import os
 import shutil
 from collections import Counter, deque
-from collections.abc import Hashable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from itertools import chain, repeat
-from operator import add, attrgetter, mul
+from operator import attrgetter
 from typing import Any
 
 from kernel_ext.events import TaskState
@@ -39,14 +38,28 @@ def dot_available() -> bool:
     return shutil.which("dot") is not None
 
 
-@dataclass
 class GraphLayout:
-    """A Digraph plus what each node stands for: ``members[i]`` are the keys of node ``kx<i>``."""
+    """A Digraph plus what each node stands for: ``members[i]`` are the keys of node ``kx<i>``.
 
-    digraph: Any
-    collapsed: bool
-    members: list[list[Hashable]] = field(default_factory=list)
-    names: list[str] = field(default_factory=list)  # group names, when collapsed
+    ``sizes[i]`` is how many tasks node ``i`` stands for; ``names`` are the
+    group names, when collapsed. A collapsed layout lists its members only
+    when asked (the live view needs just the sizes).
+    """
+
+    def __init__(self, digraph: Any, collapsed: bool) -> None:
+        self.digraph = digraph
+        self.collapsed = collapsed
+        self.names: list[str] = []
+        self.sizes: list[int] = []
+        self._members: list[list[Hashable]] | None = []
+        self._list_members: Callable[[], list[list[Hashable]]] | None = None
+
+    @property
+    def members(self) -> list[list[Hashable]]:
+        if self._members is None:
+            assert self._list_members is not None
+            self._members = self._list_members()
+        return self._members
 
 
 def node_label(key: Hashable, meta: Mapping[str, Any]) -> str:
@@ -100,6 +113,7 @@ def build(graph: Any, keys: Iterable[Hashable], states: Mapping[Hashable, TaskSt
         dg.node(f"n{i}", label=_esc(node_label(key, task.meta)), id=f"kx{i}", fillcolor=color,
                 tooltip=_esc(f"{key} ({task.group})"))
         layout.members.append([key])
+        layout.sizes.append(1)
     for key in keys:
         edge_labels = graph.tasks[key].meta.get("edge_labels") or {}
         for dep in graph.dependencies[key]:
@@ -115,10 +129,14 @@ def _build_collapsed(dg: Any, graph: Any, keys: list[Hashable],
     """One node per group, one edge per pair of groups.
 
     Big graphs get here, and the live graph view lays one out as its job
-    starts, so per-task work is done by C iterators (map, zip, chain, Counter),
-    not Python loops. Given the ``job`` (whose ``keys`` these are), tasks are
-    taken by number from ``job.structure()``, without hashing a single key.
+    starts, so per-task work is done by C iterators and numpy, not Python
+    loops: each task's group number, then every edge i -> j as the number
+    (group of i) * n_groups + (group of j), counted by ``bincount``. Given the
+    ``job`` (whose ``keys`` these are), tasks are taken by number from
+    ``job.structure()``, without hashing a single key.
     """
+    import numpy as np
+
     layout = GraphLayout(dg, collapsed=True)
     if job is not None:
         groups, dependents = job.structure()
@@ -133,25 +151,36 @@ def _build_collapsed(dg: Any, graph: Any, keys: list[Hashable],
     group_index = {group: g for g, group in enumerate(dict.fromkeys(groups))}
     layout.names = list(group_index)
     n_groups = len(layout.names)
-    gids = list(map(group_index.__getitem__, groups))
-    layout.members = [[] for _ in layout.names]
-    deque(map(list.append, map(layout.members.__getitem__, gids), keys), maxlen=0)
-    # Every edge i -> j as the number (group of i) * n_groups + (group of j).
-    sources = chain.from_iterable(map(repeat, gids, map(len, dependents)))
-    targets = map(gids.__getitem__, chain.from_iterable(dependents))
-    pairs = Counter(map(add, map(mul, sources, repeat(n_groups)), targets))
-    edges = {divmod(pair, n_groups): n for pair, n in pairs.items()
-             if pair // n_groups != pair % n_groups}
+    gids = np.fromiter(map(group_index.__getitem__, groups), dtype=np.intp, count=len(groups))
+    layout.sizes = np.bincount(gids, minlength=n_groups).tolist()
+    n_deps = np.fromiter(map(len, dependents), dtype=np.intp, count=len(dependents))
+    targets = np.fromiter(chain.from_iterable(dependents), dtype=np.intp,
+                          count=int(n_deps.sum()))
+    pairs = np.repeat(gids, n_deps) * n_groups + gids[targets]
+    pairs = pairs[pairs // n_groups != pairs % n_groups]  # edges inside a group are not drawn
+    if n_groups <= 1024:  # a dense count is cheapest
+        counts = np.bincount(pairs, minlength=n_groups * n_groups)
+        pair_ids = np.flatnonzero(counts)
+        pair_counts = counts[pair_ids]
+    else:
+        pair_ids, pair_counts = np.unique(pairs, return_counts=True)
+
+    def list_members() -> list[list[Hashable]]:
+        members: list[list[Hashable]] = [[] for _ in layout.names]
+        deque(map(list.append, map(members.__getitem__, gids.tolist()), keys), maxlen=0)
+        return members
+
+    layout._members, layout._list_members = None, list_members
     for g, name in enumerate(layout.names):
-        members = layout.members[g]
-        total = len(members)
-        counts: dict[TaskState, int] = {TaskState.WAITING: total}
+        total = layout.sizes[g]
+        counts_of: Mapping[TaskState, int] = {TaskState.WAITING: total}
         if states:
-            counts = Counter(map(states.get, members, repeat(TaskState.WAITING)))
+            counts_of = Counter(map(states.get, layout.members[g], repeat(TaskState.WAITING)))
         # The count line is drawn at its widest ("total/total") so live updates fit.
         dg.node(f"n{g}", label=f"{_esc(name)}\\n{total}/{total}", id=f"kx{g}",
-                fillcolor=group_color(counts, total), tooltip=_esc(f"{name}: {total} tasks"))
-    for (d, g), n in edges.items():
+                fillcolor=group_color(counts_of, total), tooltip=_esc(f"{name}: {total} tasks"))
+    for pair, n in zip(pair_ids.tolist(), pair_counts.tolist(), strict=True):
+        d, g = divmod(pair, n_groups)
         dg.edge(f"n{d}", f"n{g}", label=f"×{n}" if n > 1 else "")
     return layout
 

@@ -52,7 +52,7 @@ class SvgTemplate:
             self._cut(svg, pos, fill.start(1), fill.end(1), ("fill", node))
             pos = fill.end(1)
             if layout.collapsed:
-                total = len(layout.members[node])
+                total = layout.sizes[node]
                 text = f">{total}/{total}<"
                 at = svg.find(text, pos, end_of_node)
                 if at >= 0:
@@ -118,7 +118,7 @@ class GraphView:
             self._layout_thread.join()
         if self._svg:
             self.template = SvgTemplate(self._svg[0], self.layout)
-            self._refresh_nodes(self.model, set(range(len(self.layout.members))))
+            self._refresh_nodes(self.model, set(range(len(self.layout.sizes))))
 
     @property
     def svg(self) -> str:
@@ -158,4 +158,4 @@ class GraphView:
     def finish(self, model: JobModel) -> None:
         self._ready(wait=True)
         if self.template is not None:
-            self._refresh_nodes(model, set(range(len(self.layout.members))))
+            self._refresh_nodes(model, set(range(len(self.layout.sizes))))
