@@ -15,7 +15,9 @@ that ran is counted once, and total rows stay bounded by
 rows at most and the browser stays responsive.
 
 The plot is built only once the job has run ``PLOT_AFTER`` seconds; until
-then rows are kept in plain columns and the widget shows a placeholder. A
+then rows are kept in plain columns and the widget shows a placeholder (made at
+once, in the showing cell: widgets made later from a thread would open in
+whichever cell runs then). A
 shorter job gets its plot when it ends, with all its rows: one document
 serialization instead of one at the start, one per refresh's streamed rows
 and one at the end.
@@ -88,14 +90,12 @@ def short_worker(name: str) -> str:
 class TaskStreamView:
     """Bokeh task stream of one job.
 
-    ``widget`` is a VBox holding a placeholder, then the plot: ``plot``, a
-    jupyter_bokeh ``BokehModel`` of ``figure``, whose data is ``source``.
+    ``widget`` is a jupyter_bokeh ``BokehModel``: a placeholder, then ``figure``
+    (whose data is ``source``).
     """
 
     def __init__(self, job: Any, model: JobModel, max_rows: int = MAX_ROWS,
                  widget: bool = True, plot_after: float = PLOT_AFTER) -> None:
-        import ipywidgets as w
-
         _register_columns()
         self.job = job
         self._model = model
@@ -114,12 +114,16 @@ class TaskStreamView:
         self.columns = {c: JsonColumn() for c in self.COLUMNS}
         self.source: Any = None  # the ColumnDataSource, once the plot is built
         self.figure: Any = None
-        self.plot: Any = None  # the BokehModel, once built (with ``widget``)
-        self._widget = widget
+        # The widget is made here, in the cell that shows the views, with a small
+        # placeholder document: a widget made later, from the views' thread, would
+        # announce itself (comm_open) in whichever cell runs then.
         self.widget: Any = None
         if widget:
+            from bokeh.models import Div
+
             load_bokehjs()
-            self.widget = w.VBox([w.HTML('<div style="color:#777">task stream: starting…</div>')])
+            self.widget = _kernel_fed_model(Div(text="task stream: starting…",
+                                                styles={"color": "#777"}))
 
     def _build(self) -> None:
         """Make the figure, its data source (the rows so far) and, with ``widget``, the plot."""
@@ -142,9 +146,8 @@ class TaskStreamView:
         fig.ygrid.grid_line_color = None
         self.figure = fig
         self._update_axis()
-        if self._widget:
-            self.plot = _kernel_fed_model(fig)
-            self.widget.children = [self.plot]
+        if self.widget is not None:
+            self.widget.update_from_model(fig)
 
     COLUMNS = ("key", "group", "worker", "lane", "left", "right", "duration", "color", "alpha",
                "count")
@@ -238,8 +241,8 @@ class TaskStreamView:
         """
         if self.figure is None:
             self._build()
-        elif self.plot is not None:
-            self.plot.update_from_model(self.figure)
+        elif self.widget is not None:
+            self.widget.update_from_model(self.figure)
 
 
 def _kernel_fed_model(fig: Any) -> Any:
