@@ -112,3 +112,35 @@ def test_visualize_colours_a_finished_job() -> None:
     job.wait()
     source = kernel_ext.visualize(job).source
     assert source.count(STATE_COLORS[TaskState.FINISHED]) == len(job.keys)
+
+
+def test_collapsed_edges_count_every_dependency_between_two_groups() -> None:
+    import random
+    from collections import Counter
+
+    from kernel_ext.api import as_graph
+    from kernel_ext.scheduler import Job
+    from kernel_ext.views.dot import build
+
+    rng = random.Random(7)
+    dsk: dict = {}
+    expected: Counter = Counter()  # (group of dependency, group of task) -> edges
+    funcs = [sum, max, min, sorted, list]  # a task's group is its function's name
+    for i in range(1500):
+        deps = rng.sample(range(i), min(i, rng.randint(0, 3)))
+        dsk[("x", i)] = (funcs[i % 5], [("x", d) for d in deps])
+        expected.update((funcs[d % 5].__name__, funcs[i % 5].__name__)
+                        for d in deps if d % 5 != i % 5)
+    job = Job(as_graph(dsk), list(dsk))
+    for by_job in (job, None):
+        layout = build(job.graph, job.keys, None, job=by_job)
+        assert layout.collapsed
+        edges: Counter = Counter()
+        for line in layout.digraph.body:
+            if "->" in line:
+                src, dst = line.split("[")[0].split("->")
+                label = line.split('label="')[1].split('"')[0]
+                pair = (layout.names[int(src.strip()[1:])], layout.names[int(dst.strip()[1:])])
+                edges[pair] = int(label[1:]) if label else 1
+        assert edges == expected
+        assert layout.sizes == [len(m) for m in layout.members] == [300] * 5
