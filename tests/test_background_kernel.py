@@ -231,5 +231,6 @@ def test_twenty_concurrent_jobs_finish_with_their_results(k: KernelSession) -> N
         "__import__('kernel_ext.thread_pool', fromlist=['_']).shared_pool.max_threads"
     )
     peak, base = k.evaluate("peak_threads"), k.evaluate("base_threads")
-    # per job: its event dispatcher and its views' ticker; the workers come from one pool
-    assert peak - base <= 2 * 20 + pool + 2, (peak, base, pool)
+    # Workers come from one bounded pool; events, views and output release each have one
+    # thread for all jobs (a graph view may add a short-lived layout thread).
+    assert peak - base <= pool + 5, (peak, base, pool)

@@ -1,6 +1,7 @@
 """One throttled poller (and at most one observer) per job that drives every view of it.
 
-A ticker thread refreshes the views at most ``rate`` times a second: it polls
+One clock thread, shared by every job's hub, refreshes each job's views at
+most ``rate`` times a second: it polls
 the job's per-group counts (and, for small graphs, task states) into the
 :class:`JobModel`, folds in the few events it asked for, and refreshes the
 views; the job's done callback refreshes them one last time and calls
@@ -17,12 +18,13 @@ time between refreshes (many groups, a big uncollapsed graph) twice in a row
 stretches the period, so views never take more than about 2% of the CPU for
 long (one costly refresh, such as the task stream building its plot, does not).
 
-Widget updates come from the ticker (or dispatcher) thread: ipykernel routes
+Widget updates come from the clock (or event delivery) thread: ipykernel routes
 them by comm id, so they reach the right cell whatever runs now.
 """
 
 from __future__ import annotations
 
+import heapq
 import logging
 import threading
 import time
@@ -64,6 +66,45 @@ class View(Protocol):
         """The job has ended and every event was applied: settle into the final state."""
 
 
+class _Clock:
+    """The one thread that refreshes every live hub when it is due, so jobs add no threads."""
+
+    def __init__(self) -> None:
+        self._due: list[tuple[float, int, ViewHub]] = []  # a heap of (when, order, hub)
+        self._order = 0
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def add(self, hub: ViewHub) -> None:
+        with self._wake:
+            self._order += 1
+            heapq.heappush(self._due, (time.monotonic() + hub.period, self._order, hub))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="kernel_ext-views",
+                                                daemon=True)
+                self._thread.start()
+            self._wake.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._due or self._due[0][0] > time.monotonic():
+                    timeout = self._due[0][0] - time.monotonic() if self._due else None
+                    self._wake.wait(timeout)
+                _, order, hub = heapq.heappop(self._due)
+            if hub._stop.is_set():
+                continue
+            try:
+                hub._refresh()
+            except Exception:
+                log.exception("refreshing views failed; the job is not affected")
+            with self._wake:
+                heapq.heappush(self._due, (time.monotonic() + hub.period, order, hub))
+
+
+_clock = _Clock()
+
+
 class ViewHub:
     """Feeds a job's state to views, throttled to ``rate`` refreshes per second."""
 
@@ -100,9 +141,7 @@ class ViewHub:
             stop, self._subscribed = self._subscribed and not wanted, self._subscribed and wanted
         if stop:
             self.job.unsubscribe(self._observe)
-        ticker = threading.Thread(target=self._tick, name=f"kernel_ext-views-{self.job.id}",
-                                  daemon=True)
-        ticker.start()
+        _clock.add(self)
         _live_hubs.add(self)
         self.job.add_done_callback(self._on_done)
         return self
@@ -117,10 +156,6 @@ class ViewHub:
                 self._subscribed = False
         if enough:  # the stream draws no more single runs: stop the engine building events
             self.job.unsubscribe(self._observe)
-
-    def _tick(self) -> None:
-        while not self._stop.wait(self.period):
-            self._refresh()
 
     def _refresh(self) -> bool:
         with self._refresh_lock:
