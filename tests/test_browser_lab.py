@@ -204,7 +204,7 @@ def test_cancel_button_stops_a_running_job(lab: JupyterServer, browser: Any) -> 
     try:
         run_cells(page, range(GATE_CELL + 1))  # ... submit + show, open the gate
         page.wait_for_function(
-            "() => /[12]\\/12 ·/.test("
+            "() => /(?<!\\d)[1-5]\\/12 ·/.test("
             "document.querySelector('.kernel-ext-progress')?.textContent ?? '')",
             timeout=30_000, polling=50)
         page.screenshot(path=artifact(name, "1-running"), full_page=True)

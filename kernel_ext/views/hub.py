@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_RATE = 4.0  # refreshes per second
 BUDGET = 0.02  # share of the time between refreshes that refreshing may use
-MAX_PERIOD = 5.0  # seconds: the slowest the views ever refresh
+MAX_PERIOD = 1.0  # seconds: the slowest the views ever refresh (slower looks frozen)
 _live_hubs: weakref.WeakSet[ViewHub] = weakref.WeakSet()  # for settle_finished_views
 
 
