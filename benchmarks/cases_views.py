@@ -71,7 +71,7 @@ def runner(graph: Any, key: str, mode: str, sent: list[int]) -> Callable[[], Any
 
 @case("views-overhead")
 def views_overhead(s: Settings) -> list[Row]:
-    """Live views (progress + stream + graph) vs none on tiny tasks (target: <= 1.10x)."""
+    """Live views (progress + stream + graph) vs none on tiny tasks (target at 100k: <= 1.10x)."""
     import bokeh.plotting  # noqa: F401 - import once, outside the timings
 
     from kernel_ext.api import as_graph
@@ -88,9 +88,13 @@ def views_overhead(s: Settings) -> list[Row]:
         messages = sent[0] / s.repeats
         views, none, noop = t.best("views"), t.best("none"), t.best("noop")
         rate = messages / t.median("views")
+        # The issue's target is for a job of 100,000 tiny tasks; smaller jobs are
+        # reported (the views' fixed setup dominates a 5 ms job) without one.
+        targeted = n >= 100_000
         rows.append(Row(
             "views-overhead", f"n={len(dsk):,}", "s", views, none, "no views",
-            f"<= {TARGET:.2f}x", views <= TARGET * none,
+            f"<= {TARGET:.2f}x" if targeted else "",
+            (views <= TARGET * none) if targeted else None,
             f"no-op observer alone {noop / none:.2f}x; views/no-op {views / noop:.2f}x; "
             f"{messages:.0f} widget messages per run, {rate:.0f}/s",
         ))
