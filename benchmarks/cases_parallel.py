@@ -85,9 +85,11 @@ def shell() -> Any:
     """The process's IPython shell with kernel_ext loaded and the setup cell run."""
     global _SHELL
     if _SHELL is None:
+        from IPython.core.interactiveshell import InteractiveShell
         from IPython.testing.globalipapp import start_ipython
 
-        _SHELL = start_ipython()
+        # An earlier case (the views) may have made the process's shell already.
+        _SHELL = InteractiveShell.instance() if InteractiveShell.initialized() else start_ipython()
         _SHELL.run_line_magic("load_ext", "kernel_ext")
     _run(_SHELL, SETUP)
     return _SHELL
