@@ -102,3 +102,35 @@ def test_fast_columns_serialize_as_bokeh_would_encode_the_plain_lists() -> None:
     _register_columns()
     values = ["a", "é\"", 0, 3, -1.5, 0.1 + 0.2, 2**40]
     assert Serializer().encode(JsonColumn(values)) == Serializer().encode(list(values))
+
+
+def test_the_browsers_ranges_do_not_fix_the_final_plots_extent() -> None:
+    """BokehJS echoes its auto ranges' start/end (computed on the rows it has: after a
+    page reload mid-run, only the later ones); the saved plot must still span every row."""
+    job = fan_in(10)
+    stream = run_stream(job)
+    fig = stream.figure
+    for model_range, start, end in ((fig.x_range, 4.98, 11.6), (fig.y_range, 1.44, 0.56)):
+        for attr, value in (("start", start), ("end", end)):
+            stream.widget._sync_model(stream.widget, {
+                "event": "jsevent", "kind": "ModelChanged", "model": {"id": model_range.id},
+                "attr": attr, "new": value}, [])
+    stream.finish(stream._model)  # the bundle again, as at the job's end
+    bundle = stream.widget.get_state()["render_bundle"]
+    bundle = json.loads(bundle) if isinstance(bundle, str) else bundle
+    ranges = [m for doc in bundle["docs_json"].values() for m in _models(doc)
+              if m.get("name") == "DataRange1d"]
+    assert len(ranges) == 2
+    assert all("start" not in r.get("attributes", {}) and "end" not in r.get("attributes", {})
+               for r in ranges), ranges
+
+
+def _models(node):
+    if isinstance(node, dict):
+        if node.get("type") == "object":
+            yield node
+        for value in node.values():
+            yield from _models(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _models(value)

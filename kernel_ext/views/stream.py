@@ -246,18 +246,32 @@ class TaskStreamView:
 
 
 def _kernel_fed_model(fig: Any) -> Any:
-    """A jupyter_bokeh widget that ignores the browser's echo of streamed rows.
+    """A jupyter_bokeh widget that ignores the browser's echo of streamed rows and ranges.
 
     BokehJS sends every applied ``ColumnsStreamed`` back to the kernel, and
     jupyter_bokeh applies it to the kernel's data source again, so each streamed
     batch would be there twice. Only the kernel writes this plot's data.
+
+    BokehJS also sends the start and end its auto ranges computed (and any pan or
+    zoom). Applied in the kernel, they would be fixed in the final render bundle:
+    a page reloaded mid-run computes them from the rows streamed since the reload
+    only, and the saved plot then showed a slice of the job (one lane, its last
+    seconds). The kernel's ranges stay automatic, so the final plot spans every row.
     """
+    from bokeh.models import Range
     from jupyter_bokeh import BokehModel
 
     class KernelFedBokehModel(BokehModel):  # type: ignore[misc]
         def _sync_model(self, model: Any, content: dict[str, Any], buffers: list[Any]) -> None:
-            if content.get("event") == "jsevent" and content.get("kind") == "ColumnsStreamed":
-                return
+            if content.get("event") == "jsevent":
+                kind = content.get("kind")
+                if kind == "ColumnsStreamed":
+                    return
+                if kind == "ModelChanged" and self._document is not None:
+                    target = self._document.get_model_by_id(
+                        (content.get("model") or {}).get("id", ""))
+                    if isinstance(target, Range):
+                        return
             super()._sync_model(model, content, buffers)
 
     return KernelFedBokehModel(fig)
