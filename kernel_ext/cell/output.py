@@ -200,10 +200,13 @@ class OrderedRelease:
         """
         limit = len(self.buffers) if stop_before is None else stop_before
         while self._next < limit:
-            replay(self.buffers[self._next].take(), shell)
+            # Read "ended" before taking the output: a statement that ends between the
+            # two would otherwise leave its last lines behind, never to be released.
             with self._lock:
-                if not self._ended[self._next]:
-                    return
+                ended = self._ended[self._next]
+            replay(self.buffers[self._next].take(), shell)
+            if not ended:
+                return
             self._next += 1
 
     def release_rest(self, shell: Any | None) -> None:
