@@ -32,3 +32,19 @@ def kernel(parallel_kernel: KernelSession) -> KernelSession:
     """The session kernel with a fresh namespace (``%reset -f``) and re-seeded RNGs."""
     parallel_kernel.reset()
     return parallel_kernel
+
+
+# --- The browser for the JupyterLab / Notebook 7 tests ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Debian's Chromium, driven by Playwright; a missing browser fails the test (no skip)."""
+    from browser_support import BrowserSetupError, chromium, chromium_path
+
+    try:
+        chromium_path()
+    except BrowserSetupError as error:
+        pytest.fail(str(error), pytrace=False)
+    with chromium() as b:
+        yield b

@@ -24,13 +24,10 @@ from browser_support import (
     RUNNING,
     STATUS_CELL,
     WAITING,
-    BrowserSetupError,
     JupyterServer,
     artifact,
     canvas_colors,
     cell_output_text,
-    chromium,
-    chromium_path,
     demo_cells,
     graph_fills,
     open_notebook,
@@ -51,16 +48,6 @@ def blend(color: str, alpha: float) -> str:
     """``color`` drawn with ``alpha`` over white, as the task stream's bars appear."""
     rgb = [int(color[i:i + 2], 16) for i in (1, 3, 5)]
     return "#" + "".join(f"{round(alpha * c + (1 - alpha) * 255):02x}" for c in rgb)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    try:
-        chromium_path()
-    except BrowserSetupError as error:
-        pytest.fail(str(error), pytrace=False)
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture(scope="module")

@@ -17,12 +17,9 @@ from browser_support import (
     PROGRESS,
     RUNNING,
     STATUS_CELL,
-    BrowserSetupError,
     JupyterServer,
     artifact,
     cell_output_text,
-    chromium,
-    chromium_path,
     demo_cells,
     graph_fills,
     open_notebook,
@@ -34,16 +31,6 @@ from browser_support import (
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 # Notebook 7.6.5 itself throws this on a plain notebook (one cell ``1 + 1``, no kernel_ext).
 NOTEBOOK7_OWN_ERRORS = {"pageerror: Cannot read properties of undefined (reading 'schema')"}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    try:
-        chromium_path()
-    except BrowserSetupError as error:
-        pytest.fail(str(error), pytrace=False)
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture(scope="module")

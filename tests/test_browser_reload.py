@@ -49,12 +49,9 @@ from browser_support import (
     RUNNING,
     STATUS_CELL,
     WAITING,
-    BrowserSetupError,
     JupyterServer,
     artifact,
     cell_output_text,
-    chromium,
-    chromium_path,
     demo_cells,
     graph_fills,
     open_notebook,
@@ -77,16 +74,6 @@ BAD_CONSOLE = ("Cannot read properties of undefined", "pageerror", "Failed to lo
 HOLD_CELL = STATUS_CELL + 1
 # The overall bar and one per group (6 loads, 4 cleans, 2 combines), as (value, max).
 FINAL_BARS = [(12, 12), (6, 6), (4, 4), (2, 2)]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    try:
-        chromium_path()
-    except BrowserSetupError as error:
-        pytest.fail(str(error), pytrace=False)
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture(scope="module")
