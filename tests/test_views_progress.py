@@ -93,3 +93,32 @@ def test_container_is_a_widget_with_the_chosen_views() -> None:
     assert isinstance(views, w.VBox) and len(views.children) == 3
     job.start()
     assert views.hub.wait(30)
+
+
+def test_a_progress_view_without_a_cancel_button_has_none():
+    import threading
+
+    import ipywidgets as w
+
+    import kernel_ext
+    from kernel_ext.views import show_views
+
+    gate = threading.Event()
+    job = kernel_ext.submit({"a": (gate.wait, 10)}, "a")  # still running while we look
+    views = show_views(job, widgets=True, cancel_button=False)
+    buttons = []
+
+    def collect(widget):
+        if isinstance(widget, w.Button):
+            buttons.append(widget)
+        for child in getattr(widget, "children", ()):
+            collect(child)
+
+    collect(views)
+    assert buttons == []
+    with_button = show_views(job, widgets=True)
+    buttons.clear()
+    collect(with_button)
+    assert [b.description for b in buttons] == ["Cancel"]
+    gate.set()
+    job.wait()

@@ -52,7 +52,9 @@ class LiveViews:
 
         self._shown = True
         o = self._options
-        display_views(self._job, progress=o.progress, stream=o.stream, graph=o.graph)
+        # No Cancel button: its click could not reach the busy kernel (see above).
+        display_views(self._job, progress=o.progress, stream=o.stream, graph=o.graph,
+                      cancel_button=False)
 
 
 @contextlib.contextmanager

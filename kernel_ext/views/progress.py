@@ -78,7 +78,7 @@ class _GroupRow:
 class ProgressView:
     """The progress widget of one job; ``widget`` is what gets displayed."""
 
-    def __init__(self, job: Any, model: JobModel) -> None:
+    def __init__(self, job: Any, model: JobModel, cancel_button: bool = True) -> None:
         self.job = job
         self.title = w.HTML(f"<b>{html.escape(job.name)}</b>")
         total = max(len(job.keys), 1)
@@ -91,7 +91,8 @@ class ProgressView:
         self.rows = {name: _GroupRow(name, g.total) for name, g in model.groups.items()}
         self.summary = w.HTML()
         self.widget = w.VBox(
-            [self.title, w.HBox([self.overall, self.overall_text, self.cancel_button]),
+            [self.title, w.HBox([self.overall, self.overall_text]
+                                + ([self.cancel_button] if cancel_button else [])),
              *(row.box for row in self.rows.values())]
         )
         self.widget.add_class("kernel-ext-progress")

@@ -58,12 +58,14 @@ class JobViews(w.VBox):
 
 
 def show_views(job: Any, progress: bool = True, stream: bool = False, graph: bool = False,
-               *, rate: float = DEFAULT_RATE, widgets: bool | None = None) -> Any:
+               *, rate: float = DEFAULT_RATE, widgets: bool | None = None,
+               cancel_button: bool = True) -> Any:
     """Create live views of ``job`` fed by one throttled observer, and return their container.
 
     In a Jupyter kernel this is a :class:`JobViews` widget (display it); elsewhere
     (terminal IPython, scripts) it is a :class:`TextProgress` writing to stderr.
-    ``widgets`` forces one or the other.
+    ``widgets`` forces one or the other. ``cancel_button=False`` leaves the
+    button out where a click could not arrive in time (a foreground cell).
     """
     if widgets is None:
         widgets = in_widget_frontend()
@@ -74,7 +76,7 @@ def show_views(job: Any, progress: bool = True, stream: bool = False, graph: boo
         return text
     views: list[Any] = []
     if progress:
-        views.append(ProgressView(job, hub.model))
+        views.append(ProgressView(job, hub.model, cancel_button=cancel_button))
     if stream:
         from kernel_ext.views.stream import TaskStreamView
 
@@ -86,9 +88,10 @@ def show_views(job: Any, progress: bool = True, stream: bool = False, graph: boo
 
 
 def display_views(job: Any, progress: bool = True, stream: bool = False,
-                  graph: bool = False) -> None:
+                  graph: bool = False, cancel_button: bool = True) -> None:
     """Show the views in the current cell (``Job.show``); in a terminal, start the text bar."""
-    views = show_views(job, progress=progress, stream=stream, graph=graph)
+    views = show_views(job, progress=progress, stream=stream, graph=graph,
+                       cancel_button=cancel_button)
     if isinstance(views, w.Widget):
         from IPython import get_ipython
         from IPython.display import display
