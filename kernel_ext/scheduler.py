@@ -575,13 +575,26 @@ class Job:
         self._events.close()
 
 
+_TASK_NOTE = "(raised by kernel_ext task {key!r})"
+
+
 def _name_task_in(error: BaseException, key: Hashable) -> None:
     """Add which task raised to the exception's notes, once."""
-    note = f"(raised by kernel_ext task {key!r})"
+    note = _TASK_NOTE.format(key=key)
     notes = getattr(error, "__notes__", None) or []
     if note not in notes:
         with contextlib.suppress(Exception):  # an exception type that refuses attributes
             error.add_note(note)
+
+
+def drop_task_notes(error: BaseException) -> None:
+    """Remove the notes naming kernel_ext tasks, for errors shown as the user's own code's."""
+    notes = getattr(error, "__notes__", None)
+    if notes:
+        prefix = _TASK_NOTE.split("{", 1)[0]
+        notes[:] = [n for n in notes if not n.startswith(prefix)]
+        if not notes:
+            del error.__notes__
 
 
 def _flatten_keys(outputs: Any) -> Iterator[Hashable]:

@@ -27,7 +27,7 @@ from kernel_ext.analysis import AccumulatorKind, FanOut, FanOutKind
 from kernel_ext.cell.output import TaskOutput, capturing_into, current_output
 from kernel_ext.events import TaskState
 from kernel_ext.graph import Graph, Task
-from kernel_ext.scheduler import Job
+from kernel_ext.scheduler import Job, drop_task_notes
 
 _ITEM = "__kernel_ext_item"
 _FUNCTION = "__kernel_ext_iteration"
@@ -203,7 +203,7 @@ def run_fanout(
         assert isinstance(failure, IterationFailed)
         bound.update(failure.bound)
         namespace.update(bound)
-        _drop_task_notes(failure.error)
+        drop_task_notes(failure.error)
         raise failure.error
     if is_loop:
         namespace.update(bound)
@@ -230,10 +230,4 @@ def _assemble(fanout: FanOut, values: list[Any], namespace: MutableMapping[str, 
     assert fanout.wrapper is not None
     wrapper = namespace.get(fanout.wrapper, getattr(builtins, fanout.wrapper))
     return wrapper(values)
-
-
-def _drop_task_notes(error: BaseException) -> None:
-    notes = getattr(error, "__notes__", None)
-    if notes:
-        notes[:] = [n for n in notes if not n.startswith("(raised by kernel_ext task ")]
 

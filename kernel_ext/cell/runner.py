@@ -48,10 +48,9 @@ from kernel_ext.errors import JobCancelledError, NotSendableError
 from kernel_ext.events import TaskState
 from kernel_ext.graph import Call, Graph, Ref, Task
 from kernel_ext.process_pool import RemoteTraceback
-from kernel_ext.scheduler import Job, JobStatus
+from kernel_ext.scheduler import Job, JobStatus, drop_task_notes
 
 _MISSING = object()
-_TASK_NOTE_PREFIX = "(raised by kernel_ext task "
 
 
 @dataclass(frozen=True)
@@ -463,11 +462,7 @@ def _shorten(text: str, width: int) -> str:
 
 def _for_user(error: BaseException, filename: str) -> BaseException:
     """The task's exception as the plain cell would show it: from the cell's frame on."""
-    notes = getattr(error, "__notes__", None)
-    if notes:
-        notes[:] = [n for n in notes if not n.startswith(_TASK_NOTE_PREFIX)]
-        if not notes:
-            del error.__notes__
+    drop_task_notes(error)
     tb: TracebackType | None = error.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename != filename:
         tb = tb.tb_next
