@@ -224,23 +224,10 @@ def _ast_param_mutation(
             summary = callee(call.func.id)
             if summary:
                 changed |= summary.written(_site_of(call))
-    # A parameter is changed when it, or a local that may hold it, is.
-    hit: set[str] = set()
-    for param in params:
-        seen, todo = {param}, [param]
-        while todo:
-            name = todo.pop()
-            if name in changed:
-                hit.add(param)
-                break
-            for nxt in flows.get(name, ()):
-                if nxt not in seen:
-                    seen.add(nxt)
-                    todo.append(nxt)
     return ParamMutation(
         positional=positional,
         keyword=keyword,
-        changed=frozenset(hit),
+        changed=_changed_params(params, changed, flows),
         varargs=args.vararg.arg if args.vararg is not None else None,
         varkw=args.kwarg.arg if args.kwarg is not None else None,
     )
@@ -336,7 +323,14 @@ def _code_param_mutation(
                 changed |= loaded
             for source in loaded:
                 flows.setdefault(source, set()).update(stored)
-    hit = set()
+    return ParamMutation(positional, keyword, _changed_params(params, changed, flows),
+                         varargs, varkw)
+
+
+def _changed_params(params: Iterable[str], changed: set[str],
+                    flows: Mapping[str, Iterable[str]]) -> frozenset[str]:
+    """Parameters that are changed themselves or through a local that may hold them."""
+    hit: set[str] = set()
     for param in params:
         seen, todo = {param}, [param]
         while todo:
@@ -348,7 +342,7 @@ def _code_param_mutation(
                 if nxt not in seen:
                     seen.add(nxt)
                     todo.append(nxt)
-    return ParamMutation(positional, keyword, frozenset(hit), varargs, varkw)
+    return frozenset(hit)
 
 
 @dataclass
