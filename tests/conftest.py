@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -13,9 +14,9 @@ sys.path.insert(0, os.path.dirname(__file__))
 from kernel_session import KernelSession  # noqa: E402
 
 
-@pytest.fixture(scope="session")
-def parallel_kernel() -> Iterator[KernelSession]:
-    """One real ipykernel for the whole session, with ``kernel_ext`` loaded."""
+@contextmanager
+def parallel_kernel_session() -> Iterator[KernelSession]:
+    """A real ipykernel with ``kernel_ext`` loaded and the delayed progress view off."""
     session = KernelSession().start()
     try:
         session.run_ok("%load_ext kernel_ext")
@@ -25,6 +26,13 @@ def parallel_kernel() -> Iterator[KernelSession]:
         yield session
     finally:
         session.shutdown()
+
+
+@pytest.fixture(scope="session")
+def parallel_kernel() -> Iterator[KernelSession]:
+    """One real ipykernel for the whole session, with ``kernel_ext`` loaded."""
+    with parallel_kernel_session() as session:
+        yield session
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from conftest import parallel_kernel_session
 from kernel_session import KernelSession
 
 NAP = "import time\ndef nap(x, d):\n    time.sleep(d)\n    return x\n"
@@ -14,15 +15,8 @@ NAP = "import time\ndef nap(x, d):\n    time.sleep(d)\n    return x\n"
 @pytest.fixture(scope="module")
 def own_kernel() -> Iterator[KernelSession]:
     """A kernel of its own: interrupting must not endanger the shared one."""
-    session = KernelSession().start()
-    try:
-        session.run_ok("%load_ext kernel_ext")
-        # Live views (a progress widget after Parallel.views_delay) are an intended extra
-        # output; the faithfulness comparison is about what the cell itself shows.
-        session.run_ok("%config Parallel.progress = False")
+    with parallel_kernel_session() as session:
         yield session
-    finally:
-        session.shutdown()
 
 
 def test_interrupt_stops_the_cell_and_the_kernel_stays_usable(own_kernel: KernelSession) -> None:
