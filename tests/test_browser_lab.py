@@ -30,6 +30,7 @@ from browser_support import (
     cell_output_text,
     demo_cells,
     graph_fills,
+    jupyter_server,
     open_notebook,
     progress_state,
     run_cells,
@@ -52,11 +53,8 @@ def blend(color: str, alpha: float) -> str:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
-    server = JupyterServer("lab", tmp_path_factory.mktemp("lab")).start()
-    try:
+    with jupyter_server("lab", tmp_path_factory.mktemp("lab")) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def overall(state: dict[str, Any]) -> tuple[int, int]:
@@ -103,13 +101,16 @@ def lab_run(lab: JupyterServer, browser: Any) -> Observed:
 
         run_cells(page, [GATE_CELL])  # open the gate; catch the views mid-run
         page.wait_for_function(
-            """([running]) => {
+            """([running, finished]) => {
                 const text = document.querySelector('.kernel-ext-progress').textContent;
                 const m = text.match(/(\\d+)\\/12 ·/);
                 const fills = [...document.querySelectorAll('.kernel-ext-views svg g.node')]
                     .map(g => g.querySelector('polygon, ellipse, path').getAttribute('fill'));
-                return m && +m[1] >= 2 && +m[1] <= 9 && fills.includes(running);
-            }""", arg=[RUNNING], timeout=20_000, polling=50)
+                // Progress and graph are separate widgets whose updates reach the page
+                // one after the other: wait until the graph shows the same moment.
+                return m && +m[1] >= 2 && +m[1] <= 9 && fills.includes(running)
+                    && fills.includes(finished);
+            }""", arg=[RUNNING, FINISHED], timeout=20_000, polling=50)
         running, running_fills = progress_state(page), graph_fills(page)
         page.screenshot(path=artifact(name, "2-running"), full_page=True)
 

@@ -22,6 +22,7 @@ from browser_support import (
     cell_output_text,
     demo_cells,
     graph_fills,
+    jupyter_server,
     open_notebook,
     progress_state,
     run_cells,
@@ -35,11 +36,8 @@ NOTEBOOK7_OWN_ERRORS = {"pageerror: Cannot read properties of undefined (reading
 
 @pytest.fixture(scope="module")
 def notebook7(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
-    server = JupyterServer("notebook", tmp_path_factory.mktemp("nb7")).start()
-    try:
+    with jupyter_server("notebook", tmp_path_factory.mktemp("nb7")) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def test_progress_and_graph_render_and_finish_in_notebook7(

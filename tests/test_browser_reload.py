@@ -54,6 +54,7 @@ from browser_support import (
     cell_output_text,
     demo_cells,
     graph_fills,
+    jupyter_server,
     open_notebook,
     progress_state,
     run_cells,
@@ -83,11 +84,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
     settings = root / ".settings" / "@jupyter-widgets" / "jupyterlab-manager"
     settings.mkdir(parents=True)
     (settings / "plugin.jupyterlab-settings").write_text(json.dumps({"saveState": True}))
-    server = JupyterServer("lab", root).start()
-    try:
+    with jupyter_server("lab", root) as server:
         yield server
-    finally:
-        server.stop()
 
 
 _KERNEL_ID = """() => {
