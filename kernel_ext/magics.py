@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 from IPython.core.displayhook import DisplayHook
@@ -80,6 +81,26 @@ class Parallel(Magics):
         __tracebackhide__ = True  # noqa: F841 - IPython hides this frame in tracebacks
         if cell is None:
             return jobs_line(self.job_registry, line)
+        prepared = self._prepare(line, cell, cancel_button=False)
+        if not isinstance(prepared, _Foreground):
+            return prepared
+        return prepared.shown(prepared.run.run())
+
+    async def parallel_awaiting(self, line: str, cell: str) -> Any:
+        """The cell magic as an awaiting cell runs it (see :mod:`kernel_ext.cell.awaiting`).
+
+        The kernel serves widget messages while this awaits, so the progress
+        view's Cancel button stops the cell's job while the cell runs.
+        """
+        __tracebackhide__ = True  # noqa: F841 - IPython hides this frame in tracebacks
+        prepared = self._prepare(line, cell, cancel_button=True)
+        if not isinstance(prepared, _Foreground):
+            return prepared
+        return prepared.shown(await prepared.run.run_awaiting())
+
+    def _prepare(self, line: str, cell: str, cancel_button: bool) -> Any:
+        """Parse options and analyse the cell: a foreground run to wait for, or what to return."""
+        __tracebackhide__ = True  # noqa: F841 - IPython hides this frame in tracebacks
         args = parse_argstring(self.parallel, line)
         if args.processes and args.threads:
             raise UsageError("choose one of --processes and --threads, not both")
@@ -101,18 +122,16 @@ class Parallel(Magics):
             return None
         if args.background:
             return self._start_background(plan, filename, backend, workers, args, source)
+        views = _view_options_from(self, args, cancel_button)
         run = CellRun(
             plan,
             shell.user_ns,
             filename,
-            RunOptions(backend=backend, workers=workers, views=_view_options_from(self, args)),
+            RunOptions(backend=backend, workers=workers, views=views),
             shell=shell,
             compile_flags=shell.compile.flags,
         )
-        result = run.run()
-        if DisplayHook.semicolon_at_end_of_expression(source):
-            return None  # a trailing ';' hides the value, as in a plain cell
-        return result
+        return _Foreground(run, hide_value=DisplayHook.semicolon_at_end_of_expression(source))
 
     @line_magic("jobs")
     def jobs_magic(self, line: str = "") -> Any:
@@ -123,7 +142,7 @@ class Parallel(Magics):
                           args: Any, source: str) -> None:
         registry = self.job_registry
         number = registry.next_number()
-        views = _view_options_from(self, args)
+        views = _view_options_from(self, args, cancel_button=True)
         run = CellRun(
             plan,
             self.shell.user_ns,
@@ -144,6 +163,17 @@ class Parallel(Magics):
             display_views(run.job, progress=views.progress, stream=views.stream, graph=views.graph)
 
 
+@dataclass(frozen=True)
+class _Foreground:
+    """A foreground cell ready to run, and whether its final value is shown."""
+
+    run: CellRun
+    hide_value: bool  # a trailing ';' hides the value, as in a plain cell
+
+    def shown(self, value: Any) -> Any:
+        return None if self.hide_value else value
+
+
 def _as_ipython_reports(shell: Any, source: str, filename: str,
                         error: SyntaxError) -> SyntaxError:
     """The syntax error as IPython's own compiler words it for a plain cell.
@@ -159,7 +189,7 @@ def _as_ipython_reports(shell: Any, source: str, filename: str,
     return error
 
 
-def _view_options_from(magics: Parallel, args: Any) -> ViewOptions:
+def _view_options_from(magics: Parallel, args: Any, cancel_button: bool) -> ViewOptions:
     def pick(flag: bool | None, default: bool) -> bool:
         return default if flag is None else flag
 
@@ -168,6 +198,7 @@ def _view_options_from(magics: Parallel, args: Any) -> ViewOptions:
         stream=pick(args.stream, magics.stream),
         graph=pick(args.graph, magics.graph),
         delay=0.0 if args.progress else magics.views_delay,
+        cancel_button=cancel_button,
     )
 
 

@@ -10,6 +10,7 @@ asserted from the DOM (and BokehJS's own data); screenshots of each stage go to
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from browser_support import (
     CANCELLED,
     FINISHED,
     GATE_CELL,
+    LOAD,
     PROGRESS,
     QUEUED,
     RUNNING,
@@ -211,6 +213,63 @@ def test_cancel_button_stops_a_running_job(lab: JupyterServer, browser: Any) -> 
         match = re.search(r"status=(\w+) finished=(\d+)/12", output)
         assert match, output
         assert match.group(1) == "cancelled" and int(match.group(2)) <= 6, output
+        assert not bad_console(console), bad_console(console)
+    finally:
+        page.screenshot(path=artifact(name, "last"), full_page=True)
+        page.close()
+
+
+NAPS = 8
+FOREGROUND_CELLS = [
+    LOAD,
+    "def nap(x, d):\n    time.sleep(d)\n    return x",
+    "%%parallel --workers 2 --progress\n"
+    + "\n".join(f"r{i} = nap({i}, 1.0)" for i in range(NAPS)) + "\nprint('all done')",
+    "print(sorted(k for k in globals() if k[:1] == 'r' and k[1:].isdigit()))",
+]
+
+
+def start_cell(page: Any, index: int) -> None:
+    """Start cell ``index`` without waiting for it to end."""
+    page.evaluate("""(i) => {
+        const nb = window.jupyterapp.shell.currentWidget.content;
+        nb.activeCellIndex = i;
+        nb.mode = 'command';
+        void window.jupyterapp.commands.execute('notebook:run-cell');
+    }""", index)
+
+
+def test_cancel_button_stops_a_running_parallel_cell(lab: JupyterServer, browser: Any) -> None:
+    """A foreground %%parallel cell's Cancel works while the cell still runs."""
+    write_notebook(lab.root_dir / "foreground_cancel.ipynb", FOREGROUND_CELLS)
+    page, console = open_notebook(browser, lab, "foreground_cancel.ipynb")
+    name = "lab_foreground_cancel"
+    try:
+        run_cells(page, [0, 1])
+        start_cell(page, 2)
+        page.wait_for_function(
+            f"() => /(?<!\\d)[1-4]\\/{NAPS + 1} ·/.test("  # the naps and the print
+            "document.querySelector('.kernel-ext-progress')?.textContent ?? '')",
+            timeout=30_000, polling=50)
+        page.screenshot(path=artifact(name, "1-running"), full_page=True)
+
+        clicked_at = time.monotonic()
+        page.locator(".kernel-ext-progress button", has_text="Cancel").click()
+        page.locator(".jp-Notebook .jp-Cell").nth(2).locator(
+            ".jp-OutputArea", has_text="JobCancelledError").wait_for(timeout=10_000)
+        ended_after = time.monotonic() - clicked_at
+        page.locator(".kernel-ext-progress", has_text="cancelled").wait_for(timeout=10_000)
+        page.screenshot(path=artifact(name, "2-cancelled"), full_page=True)
+        # Far less than the ~3 s the rest of the cell would have taken.
+        assert ended_after < 2.0, f"the cell ended {ended_after:.1f}s after the click"
+        output = cell_output_text(page, 2)
+        assert "all done" not in output and "cancelled at line" in output, output
+
+        time.sleep(1.2)  # the statements that were running end, then put their names back
+        run_cells(page, [3])
+        bound = re.search(r"\[(.*)\]", cell_output_text(page, 3)).group(1)
+        names = [n.strip(" '") for n in bound.split(",") if n.strip()]
+        assert names == [f"r{i}" for i in range(len(names))] and len(names) < NAPS, names
         assert not bad_console(console), bad_console(console)
     finally:
         page.screenshot(path=artifact(name, "last"), full_page=True)

@@ -32,6 +32,8 @@ def test_interrupt_stops_the_cell_and_the_kernel_stays_usable(own_kernel: Kernel
     res = kernel.collect(msg_id, timeout=30)
     waited = time.monotonic() - interrupted_at
     assert res.error is not None and res.error.ename == "KeyboardInterrupt", res.error
+    # Shown as the plain cell shows it: from the statement it stopped at, not the magic.
+    assert res.error.cell_lines() == [(res.execution_count, 2)], res.error.text
     assert waited < 2.0, f"the cell took {waited:.2f}s to stop after the interrupt"
     # The kernel still runs cells, and the interrupted cell left only what ran before `b`.
     after = kernel.execute("x = 1\nx + 1").check_ok()
@@ -40,6 +42,64 @@ def test_interrupt_stops_the_cell_and_the_kernel_stays_usable(own_kernel: Kernel
     names = kernel.snapshot()["names"]
     assert names.get("a") == 1
     assert not {"b", "c", "d"} & set(names), sorted(names)
+
+
+def _cancel_button_comm(kernel: KernelSession, msg_id: str) -> str:
+    """The comm id of the Cancel button the running cell ``msg_id`` displayed."""
+    def has_button(messages: list[dict]) -> bool:
+        return any(_is_cancel_button(m) for m in messages)
+
+    messages = kernel.messages_for(msg_id, until=has_button, timeout=20)
+    return next(m["content"]["comm_id"] for m in messages if _is_cancel_button(m))
+
+
+def _is_cancel_button(msg: dict) -> bool:
+    if msg["msg_type"] != "comm_open":
+        return False
+    state = msg["content"]["data"]["state"]
+    return state.get("_model_name") == "ButtonModel" and state.get("description") == "Cancel"
+
+
+def test_the_cancel_button_stops_a_running_foreground_cell(own_kernel: KernelSession) -> None:
+    """The click is served while the cell runs: the cell ends at once, as cancelled."""
+    kernel = own_kernel
+    kernel.reset()
+    kernel.run_ok(NAP)
+    msg_id = kernel.send(
+        "%%parallel --workers 2 --progress\n"
+        "a = nap(1, 0.05)\nb = nap(2, 3.0)\nc = nap(3, 3.0)\nd = nap(4, 3.0)\nprint('end')\n"
+    )
+    button = _cancel_button_comm(kernel, msg_id)
+    time.sleep(0.5)  # `a` is done, `b` and `c` run
+    clicked_at = time.monotonic()
+    kernel.kc.shell_channel.send(kernel.kc.session.msg(
+        "comm_msg", {"comm_id": button, "data": {"method": "custom",
+                                                 "content": {"event": "click"}}}))
+    res = kernel.collect(msg_id, timeout=30)
+    waited = time.monotonic() - clicked_at
+    assert res.error is not None and res.error.ename == "JobCancelledError", res.error
+    assert "cancelled at line 2" in res.error.evalue, res.error.evalue
+    assert res.error.cell_lines() == [(res.execution_count, 2)], res.error.text
+    assert waited < 1.5, f"the cell took {waited:.2f}s to end after the click"
+    assert "end" not in res.stdout
+    after = kernel.execute("x = 1\nx + 1").check_ok()  # the kernel goes on
+    assert after.results == [{"text/plain": "2"}]
+    time.sleep(3.0)  # the abandoned statements finish on their threads, then undo themselves
+    names = kernel.snapshot()["names"]
+    assert names.get("a") == 1
+    assert not {"b", "c", "d"} & set(names), sorted(names)
+
+
+def test_a_parallel_cell_inside_another_magic_or_call_still_runs(kernel: KernelSession) -> None:
+    """Only the cell the kernel starts awaits; bodies other code runs are the usual magic call."""
+    kernel.reset()
+    timed = kernel.execute("%%time\n%%parallel\nx = 2\ny = x * 3\ny").check_ok()
+    assert timed.results == [{"text/plain": "6"}] and "Wall time" in timed.stdout
+    called = kernel.execute(
+        "get_ipython().run_cell_magic('parallel', '--workers 2', 'p = 4\\nq = p + 1\\nq')"
+    ).check_ok()
+    assert called.results == [{"text/plain": "5"}]
+    assert kernel.evaluate("(x, y, p, q)") == (2, 6, 4, 5)
 
 
 def test_explain_prints_the_plan_and_binds_nothing(kernel: KernelSession) -> None:

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kernel_ext.analysis import analyze_cell
+from kernel_ext.cell.awaiting import awaited_magic_call
 
 # Line magics that touch no user names (or that manage jobs and must not wait for them).
 _NAMELESS_LINE_MAGICS = frozenset(
@@ -197,6 +198,9 @@ def _needs_of_source(source: str, shell: Any) -> CellNeeds:
 
 def _magic_call(tree: ast.Module) -> tuple[str, str, str, str] | None:
     """('line'|'cell', name, line, body) when the cell is one magic, as IPython rewrites it."""
+    awaited = awaited_magic_call(tree)
+    if awaited is not None:
+        return "cell", "parallel", awaited[0], awaited[1]
     if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Expr | ast.Assign):
         return None
     call = tree.body[0].value

@@ -4,11 +4,10 @@ Progress appears only for cells still running after ``delay`` seconds, so
 quick cells stay clean; the task stream and the graph, when asked for, are
 shown before the job starts so they see every task.
 
-While a foreground cell runs, the kernel's main thread handles no widget
-messages, so the Cancel button's click reaches the kernel only when the cell
-ends; the kernel's interrupt (which cancels the cell's job) is the way to stop
-a foreground cell. Processing UI messages from the wait loop with
-jupyter-ui-poll was tried and did not deliver the click under ipykernel 7.4.
+The progress view has a Cancel button only when the cell waits by awaiting
+on the kernel's event loop (:mod:`kernel_ext.cell.awaiting`): a cell that
+blocks the kernel's main thread would get the click only after it ended. The
+kernel's interrupt (which cancels the cell's job) stops a cell either way.
 """
 
 from __future__ import annotations
@@ -26,6 +25,7 @@ class ViewOptions:
     stream: bool = False
     graph: bool = False
     delay: float = 0.5  # seconds before progress alone is shown
+    cancel_button: bool = False  # only where the click can reach the kernel while the cell runs
 
 
 class LiveViews:
@@ -52,9 +52,8 @@ class LiveViews:
 
         self._shown = True
         o = self._options
-        # No Cancel button: its click could not reach the busy kernel (see above).
         display_views(self._job, progress=o.progress, stream=o.stream, graph=o.graph,
-                      cancel_button=False)
+                      cancel_button=o.cancel_button)
 
 
 @contextlib.contextmanager

@@ -28,7 +28,7 @@ from typing import Any
 
 from kernel_ext.analysis import CellPlan, Statement
 from kernel_ext.cell.fanout_exec import run_fanout
-from kernel_ext.cell.live import ViewOptions, live_views
+from kernel_ext.cell.live import LiveViews, ViewOptions, live_views
 from kernel_ext.cell.output import (
     OrderedRelease,
     acquire_routing,
@@ -51,6 +51,7 @@ from kernel_ext.process_pool import RemoteTraceback
 from kernel_ext.scheduler import Job, JobStatus, drop_task_notes
 
 _MISSING = object()
+_TICK = 0.02  # seconds between releases of ready output while a cell waits
 
 
 @dataclass(frozen=True)
@@ -219,31 +220,83 @@ class CellRun:
         __tracebackhide__ = True  # noqa: F841 - IPython hides this frame in tracebacks
         job = self.job
         with routed_output(self.shell), live_views(job, self.options.views) as views:
-            if views is not None:
-                views.before_start()
-            job.start()
+            self._start(views)
             try:
-                while not job.wait(0.02):
-                    self.release.release_ready(self.shell)
-                    if views is not None:
-                        views.tick()
+                while not job.wait(_TICK):
+                    self._tick(views)
             except KeyboardInterrupt:
-                job.cancel()  # the interrupt may land outside job.wait()
-                self._stop_at(self._first_unfinished(), unfinished=True)
-                raise
-            if job.status is JobStatus.CANCELLED:
-                stop = self._first_unfinished()
-                self._stop_at(stop, unfinished=True)
-                line = self.plan.statements[stop].lineno if stop < len(self.plan.statements) else 0
-                raise JobCancelledError(f"the %%parallel cell was cancelled at line {line}")
-            failed = self._first_failed()
-            if failed is not None:
-                self._stop_at(failed)
-                raise _for_user(self._error_of(failed), self.filename)
-            self.release.release_ready(self.shell)
+                raise self._interrupted() from None
+            self._settle()
+        return self._value()
+
+    async def run_awaiting(self) -> Any:
+        """:meth:`run` for a cell that awaits on the kernel's event loop.
+
+        The loop stays free to serve widget messages (the Cancel button)
+        while the job runs. The kernel turns an interrupt into the
+        cancellation of this await; the cell then raises ``KeyboardInterrupt``,
+        as the plain cell would.
+        """
+        __tracebackhide__ = True  # noqa: F841 - IPython hides this frame in tracebacks
+        job = self.job
+        with routed_output(self.shell), live_views(job, self.options.views) as views:
+            self._start(views)
+            try:
+                while not job.wait(0):
+                    await asyncio.sleep(_TICK)
+                    self._tick(views)
+            except (KeyboardInterrupt, asyncio.CancelledError):
+                raise self._interrupted() from None
+            self._settle()
+        return self._value()
+
+    def _start(self, views: LiveViews | None) -> None:
+        if views is not None:
+            views.before_start()
+        self.job.start()
+
+    def _tick(self, views: LiveViews | None) -> None:
+        self.release.release_ready(self.shell)
+        if views is not None:
+            views.tick()
+
+    def _interrupted(self) -> BaseException:
+        """Stop the cell where it was; the ``KeyboardInterrupt`` the plain cell raises there."""
+        self.job.cancel()  # the interrupt may land outside the wait
+        line = self._stop_at_first_unfinished()
+        return self._raised_at(KeyboardInterrupt(), line)
+
+    def _stop_at_first_unfinished(self) -> int:
+        """Stop at the earliest unfinished statement; its line in the cell (0: none)."""
+        stop = self._first_unfinished()
+        self._stop_at(stop, unfinished=True)
+        statements = self.plan.statements
+        return statements[stop].lineno if stop < len(statements) else 0
+
+    def _raised_at(self, error: BaseException, line: int) -> BaseException:
+        """``error`` as raised by the cell's line ``line``, shown from there on."""
+        if line:
+            error = _with_cell_frame(error, self.filename, line)
+        return mark_for_cell(error, self.filename)
+
+    def _settle(self) -> None:
+        """After the job ended: raise the plain cell's error, or release the rest of the output."""
+        __tracebackhide__ = True  # noqa: F841 - IPython hides this frame in tracebacks
+        job = self.job
+        if job.status is JobStatus.CANCELLED:
+            line = self._stop_at_first_unfinished()
+            raise self._raised_at(
+                JobCancelledError(f"the %%parallel cell was cancelled at line {line}"), line)
+        failed = self._first_failed()
+        if failed is not None:
+            self._stop_at(failed)
+            raise _for_user(self._error_of(failed), self.filename)
+        self.release.release_ready(self.shell)
+
+    def _value(self) -> Any:
         last = len(self.plan.statements) - 1
         if last >= 0 and self.plan.statements[last].produces_value:
-            return job.results[last]
+            return self.job.results[last]
         return None
 
     # ---------------------------------------------------------------- background
@@ -438,16 +491,22 @@ def _at_cell_line(error: BaseException, filename: str, lineno: int) -> BaseExcep
     """
     remote = error.__cause__
     assert isinstance(remote, RemoteTraceback)
+    error = _with_cell_frame(error, filename, lineno)
+    deeper = remote.text.count('File "') > 3  # worker call, run_shipped, statement, more
+    error.__cause__ = remote if deeper else None
+    error.__suppress_context__ = True
+    return error
+
+
+def _with_cell_frame(error: BaseException, filename: str, lineno: int) -> BaseException:
+    """``error`` with one traceback frame: the cell's line ``lineno`` (shown with its source)."""
     raiser = compile("\n" * (lineno - 1) + "raise error", filename, "exec")
     try:
         exec(raiser, {"error": error.with_traceback(None)})
     except BaseException as raised:  # noqa: BLE001 - it is `error`, now with the cell frame
         tb = raised.__traceback__
-        error = raised.with_traceback(tb.tb_next if tb is not None else None)
-    deeper = remote.text.count('File "') > 3  # worker call, run_shipped, statement, more
-    error.__cause__ = remote if deeper else None
-    error.__suppress_context__ = True
-    return error
+        return raised.with_traceback(tb.tb_next if tb is not None else None)
+    raise AssertionError("unreachable: the raiser always raises")
 
 
 def _statement_of(key: Hashable) -> int:

@@ -49,7 +49,8 @@ def install(shell: Any) -> None:
         shell.showtraceback(running_compiled_code=True)
         return None
 
-    shell.set_custom_exc((Exception,), handler)
+    # KeyboardInterrupt too: an interrupted cell's is shown from the statement it stopped.
+    shell.set_custom_exc((Exception, KeyboardInterrupt), handler)
     shell._kernel_ext_tracebacks = True
 
 
