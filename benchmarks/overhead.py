@@ -6,6 +6,9 @@ well under a microsecond), best of ``repeats`` interleaved runs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from benchmarks.core import Row, Settings, case, interleave
 from benchmarks.engines import (
     dask_processes_runner,
@@ -27,15 +30,11 @@ def overhead_threads(s: Settings) -> list[Row]:
         for n in s.sizes:
             dsk, keys = build(n)
             for workers in s.thread_counts:
-                t = interleave(
-                    [
-                        ("kernel_ext", kernel_ext_runner(dsk, keys, "threads", workers)),
-                        ("dask", dask_threads_runner(dsk, keys, workers)),
-                    ],
-                    s.repeats,
+                ke, dk = _per_task_us(
+                    len(dsk), shape, s.repeats,
+                    kernel_ext_runner(dsk, keys, "threads", workers),
+                    dask_threads_runner(dsk, keys, workers),
                 )
-                _check_same(t.results, shape)
-                ke, dk = (t.best(name) / len(dsk) * US for name in ("kernel_ext", "dask"))
                 rows.append(
                     Row(
                         "overhead-threads", f"{shape} n={len(dsk):,} threads={workers}",
@@ -56,15 +55,11 @@ def overhead_processes(s: Settings) -> list[Row]:
         for shape, build in SHAPES.items():
             for n in s.process_sizes:
                 dsk, keys = build(n)
-                t = interleave(
-                    [
-                        ("kernel_ext", kernel_ext_runner(dsk, keys, "processes", workers)),
-                        ("dask", dask_processes_runner(dsk, keys, pool)),
-                    ],
-                    s.repeats,
+                ke, dk = _per_task_us(
+                    len(dsk), shape, s.repeats,
+                    kernel_ext_runner(dsk, keys, "processes", workers),
+                    dask_processes_runner(dsk, keys, pool),
                 )
-                _check_same(t.results, shape)
-                ke, dk = (t.best(name) / len(dsk) * US for name in ("kernel_ext", "dask"))
                 rows.append(
                     Row(
                         "overhead-processes", f"{shape} n={len(dsk):,} procs={workers}",
@@ -72,6 +67,14 @@ def overhead_processes(s: Settings) -> list[Row]:
                     )
                 )
     return rows
+
+
+def _per_task_us(tasks: int, shape: str, repeats: int, ours: Callable[[], Any],
+                 dask: Callable[[], Any]) -> tuple[float, float]:
+    """Best-of-``repeats`` µs per task of kernel_ext and Dask, runs interleaved."""
+    t = interleave([("kernel_ext", ours), ("dask", dask)], repeats)
+    _check_same(t.results, shape)
+    return t.best("kernel_ext") / tasks * US, t.best("dask") / tasks * US
 
 
 def _check_same(results: dict, what: str) -> None:
