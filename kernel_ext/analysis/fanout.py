@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from kernel_ext.analysis.hidden import HiddenResolver
-from kernel_ext.analysis.names import Env, is_builtin_name, statement_facts
+from kernel_ext.analysis.names import Env, is_builtin_name, statement_facts, walk
 
 
 class FanOutKind(Enum):
@@ -131,35 +131,61 @@ def detect_fanout(node: ast.stmt, ctx: FanOutContext) -> FanOut | None:
     return None
 
 
+def may_fan_out(node: ast.stmt) -> bool:
+    """False for statements `detect_fanout` would refuse on their shape alone.
+
+    A first look that spares building a context for the many statements that
+    are neither a for loop nor a name bound to a comprehension.
+    """
+    if isinstance(node, ast.For):
+        return True
+    return isinstance(node, ast.Assign) and _comprehension_shape(node) is not None
+
+
 # --- comprehensions -----------------------------------------------------------
 
 
-def _comprehension(node: ast.Assign, ctx: FanOutContext) -> FanOut | None:
+def _comprehension_shape(
+    node: ast.Assign,
+) -> tuple[ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp, str | None] | None:
+    """`name = <comprehension>` or `name = wrapper(<generator>)`: the comprehension and
+    the wrapper's name (not yet checked to be the builtin)."""
     if len(node.targets) != 1 or not isinstance(node.targets[0], ast.Name):
         return None
-    value, wrapper = node.value, None
+    value = node.value
     if isinstance(value, ast.Call):
         func = value.func
-        if not (
+        if (
             isinstance(func, ast.Name)
             and func.id in WRAPPERS
-            and is_builtin_name(func.id, ctx.env)
             and len(value.args) == 1
             and not value.keywords
             and isinstance(value.args[0], ast.GeneratorExp)
         ):
-            return None
-        wrapper, value = func.id, value.args[0]
-    kind = FanOutKind.GENERATOR_CALL if wrapper else _COMPS.get(type(value))
-    if kind is None or len(value.generators) != 1:
+            return value.args[0], func.id
+        return None
+    if type(value) in _COMPS:
+        return value, None  # type: ignore[return-value]
+    return None
+
+
+def _comprehension(node: ast.Assign, ctx: FanOutContext) -> FanOut | None:
+    shape = _comprehension_shape(node)
+    if shape is None:
+        return None
+    value, wrapper = shape
+    if wrapper is not None and not is_builtin_name(wrapper, ctx.env):
+        return None
+    kind = FanOutKind.GENERATOR_CALL if wrapper else _COMPS[type(value)]
+    if len(value.generators) != 1:
         return None
     gen = value.generators[0]
     if gen.is_async or not _simple_target(gen.target):
         return None
     parts = [value.key, value.value] if isinstance(value, ast.DictComp) else [value.elt]
-    if not any(isinstance(n, ast.Call) for p in parts for n in ast.walk(p)):
+    if not any(isinstance(n, ast.Call) for p in parts for n in walk(p)):
         return None  # nothing worth a task
-    if any(isinstance(n, ast.NamedExpr | ast.Lambda | ast.Await) for n in ast.walk(value)):
+    if any(isinstance(n, ast.NamedExpr | ast.Lambda | ast.Await) for n in walk(value)):
         return None
     if not _pure(ast.Expr(value=value), ctx):
         return None

@@ -9,7 +9,6 @@ displayed final value after all earlier effects.
 from __future__ import annotations
 
 import ast
-import builtins
 import gc
 import sys
 import types
@@ -22,9 +21,9 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from kernel_ext.analysis.effects import IMMUTABLE_TYPES, is_immutable, qualname_of
-from kernel_ext.analysis.fanout import FanOut, FanOutContext, detect_fanout
+from kernel_ext.analysis.fanout import FanOut, FanOutContext, detect_fanout, may_fan_out
 from kernel_ext.analysis.hidden import CellBinding, HiddenResolver
-from kernel_ext.analysis.names import Env, NameFacts, statement_facts
+from kernel_ext.analysis.names import Env, NameFacts, is_builtin_name, statement_facts
 
 EFFECT = "<effect>"
 OPAQUE = "<opaque>"
@@ -35,6 +34,13 @@ _ITERATOR_MAKERS = frozenset({"iter", "map", "filter", "zip", "enumerate", "reve
 
 _NONE: frozenset[str] = frozenset()
 _BULK_WRITE = 32  # writes of more names than this are not indexed name by name
+_FEW_READERS = 16  # up to this many readers of a name are noted one by one, more in bulk
+
+# Statements whose bound names stop aliasing anything (new objects, or no object at all).
+_FORGETS_ALIASES = (
+    ast.Delete, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom
+)
+_IMPORTS = (ast.Import, ast.ImportFrom)
 
 # Exact types whose instances have no __self__/__name__/__module__: qualname_of is None.
 _PLAIN_DATA = frozenset({*IMMUTABLE_TYPES, list, dict, set, tuple})
@@ -380,14 +386,15 @@ class _Builder:
         produces_value = is_last and isinstance(node, ast.Expr)
         fanout = (
             None
-            if opaque or not isinstance(node, ast.For | ast.Assign)  # all detect_fanout looks at
+            if opaque or not may_fan_out(node)
             else detect_fanout(node, self._fanout_context())
         )
         rebinds = frozenset() if isinstance(node, ast.AugAssign) else facts.binds
         self._hand_over_readers(index, reads, rebinds)
         deps = self._edges(index, reads, writes, effect, opaque, produces_value)
         self._track_bindings(node, facts, handed)
-        lineno = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+        decorators = getattr(node, "decorator_list", None)
+        lineno = min(node.lineno, *(d.lineno for d in decorators)) if decorators else node.lineno
         end_lineno = node.end_lineno or node.lineno
         self.statements.append(
             Statement(
@@ -425,6 +432,8 @@ class _Builder:
         """
         for name in rebinds:
             readers = self.readers.get(name, set()) | ({index} if name in reads else set())
+            if not readers:
+                continue  # nothing to hand over (absent and empty readers are read alike)
             for other in self.aliases.neighbours(name):
                 self.readers.setdefault(other, set()).update(readers)
 
@@ -437,64 +446,93 @@ class _Builder:
         opaque: bool,
         produces_value: bool,
     ) -> tuple[Edge, ...]:
-        reasons: dict[int, set[str]] = {}
-
-        def wait(before: int | None, why: str) -> None:
-            if before is not None:
-                reason = reasons.get(before)
-                if reason is None:
-                    reasons[before] = {why}
-                else:
-                    reason.add(why)
-
-        last_writer, readers, owned, bulk = self.last_writer, self.readers, self.owned, self.bulk
+        """The statement's edges; then it is recorded as a reader, writer, effect, barrier."""
+        reasons: dict[int, set[str]] = {}  # earlier statement -> names / markers behind the edge
+        readers = self.readers
         for name in reads:
-            wait(self._writer_of(name), name)
-        # Writes (whole alias groups, so large) are handled a writer / a reader at a
-        # time with set operations, not a name at a time.
-        hits: dict[int, frozenset[str]] = {}  # earlier writer -> the names written again
+            before = self._writer_of(name)
+            if before is not None:
+                reasons.setdefault(before, set()).add(name)
         if writes:
-            if len(owned) * 4 < len(writes):
-                writers: Iterable[int] = [
-                    b for b, theirs in owned.items() if not theirs.isdisjoint(writes)
-                ]
-            else:
-                candidates = set(map(last_writer.get, writes))
-                candidates.discard(None)
-                writers = candidates | bulk
-            for before in writers:
-                theirs = owned.get(before)
-                if theirs is None:
-                    continue  # a stale last_writer entry
-                hit = writes & theirs  # a frozenset, kept as the reason
-                if not hit:
-                    continue
-                hits[before] = hit
-                # From now on these are written last by this statement.
-                if len(hit) == len(theirs):
-                    del owned[before]
-                    bulk.discard(before)
-                elif type(theirs) is frozenset:
-                    owned[before] = theirs - hit
-                else:
-                    theirs -= hit
+            hits = self._take_over(writes)
             read_since = writes.intersection(readers)
             for name in read_since:
                 name_readers = readers[name]
-                if name_readers:
+                if len(name_readers) > _FEW_READERS:
                     _add_to_each(reasons, name_readers, name)
+                else:
+                    for before in name_readers:
+                        reasons.setdefault(before, set()).add(name)
         else:
-            read_since = frozenset()
+            hits, read_since = {}, _NONE
+        markers = []
         if effect:
-            wait(self.last_effect, EFFECT)
+            markers.append((self.last_effect, EFFECT))
         if produces_value:
-            wait(self.last_effect, OUTPUT)
+            markers.append((self.last_effect, OUTPUT))
         if opaque:
             start = self.last_opaque if self.last_opaque is not None else 0
-            for before in range(start, index):
-                wait(before, OPAQUE)
+            markers.extend((before, OPAQUE) for before in range(start, index))
         else:
-            wait(self.last_opaque, OPAQUE)
+            markers.append((self.last_opaque, OPAQUE))
+        for before, marker in markers:
+            if before is not None:
+                reasons.setdefault(before, set()).add(marker)
+        self._record(index, reads, writes, read_since, effect, opaque)
+        reasons.pop(index, None)
+        for before, hit in hits.items():
+            reason = reasons.get(before)
+            # A frozenset either way, so Edge keeps it without a copy.
+            reasons[before] = hit if reason is None else hit.union(reason)  # type: ignore[assignment]
+        return tuple([Edge(b, frozenset(r)) for b, r in sorted(reasons.items())])
+
+    def _take_over(self, writes: frozenset[str]) -> dict[int, frozenset[str]]:
+        """Make this statement the last writer of `writes`.
+
+        Returns each earlier writer with the names it loses (the reason of a
+        write-after-write edge).  Writes are whole alias groups, so large: they
+        are handled a writer at a time with set operations, not a name at a time.
+        """
+        owned, bulk = self.owned, self.bulk
+        if len(owned) * 4 < len(writes):
+            writers: Iterable[int] = [
+                b for b, theirs in owned.items() if not theirs.isdisjoint(writes)
+            ]
+        else:
+            candidates = set(map(self.last_writer.get, writes))
+            candidates.discard(None)
+            writers = candidates | bulk
+        hits: dict[int, frozenset[str]] = {}
+        for before in writers:
+            theirs = owned.get(before)
+            if theirs is None:
+                continue  # a stale last_writer entry
+            # All of them (the usual case): their own set, no new one.
+            hit = theirs if type(theirs) is frozenset and theirs <= writes else writes & theirs
+            if not hit:
+                continue
+            hits[before] = hit
+            if len(hit) == len(theirs):
+                del owned[before]
+                bulk.discard(before)
+            elif type(theirs) is frozenset:
+                owned[before] = theirs - hit
+            else:
+                theirs -= hit
+        return hits
+
+    def _record(
+        self,
+        index: int,
+        reads: frozenset[str],
+        writes: frozenset[str],
+        read_since: AbstractSet[str],
+        effect: bool,
+        opaque: bool,
+    ) -> None:
+        """Note the statement as a reader of `reads`, the last writer of `writes`
+        (which have no readers since), and the last effect / barrier."""
+        readers = self.readers
         for name in reads:
             name_readers = readers.get(name)
             if name_readers is None:
@@ -503,10 +541,10 @@ class _Builder:
                 name_readers.add(index)
         if writes:
             if len(writes) > _BULK_WRITE:
-                bulk.add(index)
+                self.bulk.add(index)
             else:
-                last_writer.update(zip(writes, repeat(index)))
-            owned[index] = writes  # shared with the Statement until partly overwritten
+                self.last_writer.update(zip(writes, repeat(index)))
+            self.owned[index] = writes  # shared with the Statement until partly overwritten
         # No readers since this write (absent and empty are read alike).
         for name in read_since | (reads & writes):
             del readers[name]
@@ -514,11 +552,6 @@ class _Builder:
             self.last_effect = index
         if opaque:
             self.last_opaque = index
-        reasons.pop(index, None)
-        for before, hit in hits.items():
-            reason = reasons.get(before)
-            reasons[before] = hit if reason is None else reason | hit  # type: ignore[assignment]
-        return tuple(Edge(b, frozenset(r)) for b, r in sorted(reasons.items()))
 
     def _writer_of(self, name: str) -> int | None:
         """The statement that wrote `name` last, if any."""
@@ -537,27 +570,29 @@ class _Builder:
         """Update aliases, iterator names, hidden-read bindings and the env for bound names.
 
         `handed`: names passed to notebook functions that may change them in place."""
-        defines = isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
-        imports = isinstance(node, ast.Import | ast.ImportFrom)
-        sources = frozenset(
-            n for n in facts.reads if n not in self.env.modules and not _is_builtin(n, self.env)
-        )
-        for name in (facts.mutates | handed) - facts.binds:
+        env, aliases, binds = self.env, self.aliases, facts.binds
+        sources = frozenset(n for n in facts.reads - env.modules if not is_builtin_name(n, env))
+        for name in (facts.mutates | handed) - binds:
             # x.append(y) / x[k] = y / add(x, y): x may now hold y's object.
-            self.aliases.rebind(name, sources, keep_old=True)
-        for name in facts.binds:
-            self.bound_in_cell.add(name)
-            if isinstance(node, ast.Delete) or defines or imports:
-                self.aliases.forget(name)
-            else:
-                self.aliases.rebind(name, sources, keep_old=isinstance(node, ast.AugAssign))
-            bodies = tuple(f for f in facts.functions if f.name in (name, None))
-            self.resolver.bind(name, CellBinding(refers_to=sources - {name}, bodies=bodies))
-            if _makes_iterator(node):
-                self.consumable.add(name)
-            else:
-                self.consumable.discard(name)
-        self.env = _rebind_env(self.env, node, facts.binds)
+            aliases.rebind(name, sources, keep_old=True)
+        if binds:
+            forget = isinstance(node, _FORGETS_ALIASES)
+            augmented = isinstance(node, ast.AugAssign)
+            iterator = _makes_iterator(node)
+            functions = facts.functions
+            for name in binds:
+                self.bound_in_cell.add(name)
+                if forget:
+                    aliases.forget(name)
+                else:
+                    aliases.rebind(name, sources, keep_old=augmented)
+                bodies = tuple(f for f in functions if f.name in (name, None)) if functions else ()
+                self.resolver.bind(name, CellBinding(refers_to=sources - {name}, bodies=bodies))
+                if iterator:
+                    self.consumable.add(name)
+                else:
+                    self.consumable.discard(name)
+        self.env = _rebind_env(env, node, binds)
         self.resolver.env = self.env
 
 
@@ -589,10 +624,6 @@ def _add_to_each(table: dict[K, set[V]], keys: Iterable[K], item: V) -> None:
     deque(map(set.add, map(table.__getitem__, keys), repeat(item)), maxlen=0)
 
 
-def _is_builtin(name: str, env: Env) -> bool:
-    return name not in env.user_names and hasattr(builtins, name)
-
-
 def _makes_iterator(node: ast.stmt) -> bool:
     if not isinstance(node, ast.Assign):
         return False
@@ -608,13 +639,12 @@ def _makes_iterator(node: ast.stmt) -> bool:
 
 def _rebind_env(env: Env, node: ast.stmt, binds: frozenset[str]) -> Env:
     """Names rebound by the cell lose what the namespace told us; imports teach us modules."""
-    imports = isinstance(node, ast.Import | ast.ImportFrom)
-    if not imports and not any(
-        name in env.qualnames or name in env.modules or name in env.immutables for name in binds
-    ):
-        return env  # nothing known about the rebound names: the same env (and its caches)
-    if not imports and not any(name in env.qualnames or name in env.modules for name in binds):
-        return replace(env, immutables=env.immutables - binds)  # rebound namespace values
+    imports = isinstance(node, _IMPORTS)
+    if not imports:
+        if not _known(binds, env):
+            return env  # nothing known about the rebound names: the same env (and its caches)
+        if not any(name in env.qualnames or name in env.modules for name in binds):
+            return env.forgetting_immutables(binds)  # rebound namespace values
     qualnames = {k: v for k, v in env.qualnames.items() if k not in binds}
     modules = set(env.modules - binds)
     if isinstance(node, ast.Import):
@@ -641,6 +671,12 @@ def _rebind_env(env: Env, node: ast.stmt, binds: frozenset[str]) -> Env:
     )
 
 
+def _known(binds: frozenset[str], env: Env) -> bool:
+    """Whether the env knows anything about one of `binds` (usually none, or one, name)."""
+    qualnames, modules, immutables = env.qualnames, env.modules, env.immutables
+    return any(name in qualnames or name in modules or name in immutables for name in binds)
+
+
 def _segment(lines: list[bytes], node: ast.stmt, lineno: int) -> str:
     """The statement's source from ``lineno`` (its first decorator, if any) to its end.
 
@@ -649,6 +685,8 @@ def _segment(lines: list[bytes], node: ast.stmt, lineno: int) -> str:
     """
     if node.end_lineno is None or node.end_col_offset is None:
         return ""
+    if lineno == node.lineno == node.end_lineno and 0 < lineno <= len(lines):
+        return lines[lineno - 1][node.col_offset : node.end_col_offset].decode(errors="replace")
     chunk = lines[lineno - 1 : node.end_lineno]
     if not chunk:
         return ""
