@@ -24,6 +24,7 @@ from kernel_ext.analysis.effects import IMMUTABLE_TYPES, is_immutable, qualname_
 from kernel_ext.analysis.fanout import FanOut, FanOutContext, detect_fanout, may_fan_out
 from kernel_ext.analysis.hidden import CellBinding, HiddenResolver
 from kernel_ext.analysis.names import Env, NameFacts, is_builtin_name, statement_facts
+from kernel_ext.analysis.syntax import check_compiles
 
 EFFECT = "<effect>"
 OPAQUE = "<opaque>"
@@ -120,14 +121,14 @@ def analyze_cell(
     is known about earlier cells.  SyntaxErrors propagate exactly as running
     the cell would raise them.
     """
-    tree = ast.parse(source, filename)
-    _validate(source, tree, filename)
     ns: Mapping[str, object] = namespace if namespace is not None else {}
-    # The analysis allocates many small containers that live until it ends; the
-    # cyclic GC would scan them (and the whole kernel heap) again and again.
+    # Parsing and the analysis allocate many small objects that live until it
+    # ends; the cyclic GC would scan them (and the whole kernel heap) again and again.
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
+        tree = ast.parse(source, filename)
+        check_compiles(source, tree, filename, ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
         builder = _Builder(source, ns, _initial_env(ns, tree))
         for i, node in enumerate(tree.body):
             builder.add(i, node, is_last=i == len(tree.body) - 1)
@@ -135,21 +136,6 @@ def analyze_cell(
         if gc_was_enabled:
             gc.enable()
     return CellPlan(source, tuple(builder.statements))
-
-
-def _validate(source: str, tree: ast.Module, filename: str) -> None:
-    """Raise the SyntaxError compiling the cell raises (ast.parse accepts some things
-    compiling rejects: 'return' outside function, a late __future__ import...).
-
-    Compiles the tree already parsed (no second parse); on an error, compiles the
-    source itself so the exception is exactly the one running the plain cell raises.
-    """
-    flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
-    try:
-        compile(tree, filename, "exec", flags=flags, dont_inherit=True)
-    except SyntaxError:
-        compile(source, filename, "exec", flags=flags, dont_inherit=True)
-        raise
 
 
 def _initial_env(ns: Mapping[str, object], tree: ast.Module) -> Env:
