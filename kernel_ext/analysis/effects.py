@@ -7,6 +7,7 @@ ordered against every other effect (or, if opaque, against everything).
 
 from __future__ import annotations
 
+import functools
 import random
 import types
 from enum import Enum
@@ -131,6 +132,7 @@ EFFECT_METHODS = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=4096)  # the same few names, call after call, in a long cell
 def classify_qualname(qualname: str, nargs: int = 1) -> CallKind:
     """Classify a call by the dotted name it resolves to (``builtins.print``)."""
     if qualname.startswith("builtins."):

@@ -476,10 +476,12 @@ class HiddenResolver:
             effect, opaque = effect or hidden.effect, opaque or hidden.opaque
             roots.extend(mentioned)
         reached: set[str] = set()
+        memo = self._memo
         for root in roots:
             if root in reached:
                 continue  # its closure is already in (closures are closed)
-            closure, hidden = self._closure(root)
+            known = memo.get(root)
+            closure, hidden = known if known is not None else self._closure(root)
             reached |= closure
             if hidden is not _NOTHING:
                 reads |= hidden.reads
@@ -487,6 +489,8 @@ class HiddenResolver:
                 effect, opaque = effect or hidden.effect, opaque or hidden.opaque
         if len(reached) > _MAX_NAMES:
             return self._walk(names, extra)
+        if not (reads or writes or effect or opaque):
+            return _NOTHING  # the usual answer: no need for a new one
         return Hidden(frozenset(reads), frozenset(writes), effect, opaque)
 
     def _closure(self, root: str) -> tuple[frozenset[str], Hidden]:

@@ -186,6 +186,7 @@ class _Collector(ast.NodeVisitor):
     comp_scopes: list[set[str]] = field(default_factory=list)
     binding_comp_target: bool = False
     discarded: bool = False
+    calls: int = 0  # Call nodes visited so far
     exempt: ast.AST | None = None  # the cell's final expression: its value is shown, not dropped
 
     # --- dispatch ----------------------------------------------------------
@@ -249,8 +250,12 @@ class _Collector(ast.NodeVisitor):
     # --- statements ----------------------------------------------------------
     def visit_Expr(self, node: ast.Expr) -> None:
         fresh = not self.loads and not self.comp_scopes  # e.g. a statement of its own
+        calls_before = self.calls
         self.visit(node.value)
-        if node is self.exempt or not _contains_call(node.value):
+        if node is self.exempt:
+            return
+        # No call visited under it: look again, also where visiting does not go (lambda bodies).
+        if self.calls == calls_before and not _contains_call(node.value):
             return
         # A call whose result is dropped is made for what it does: it may change
         # every object it is given.  At cell level it is also an effect.
@@ -446,6 +451,7 @@ class _Collector(ast.NodeVisitor):
 
     # --- calls -----------------------------------------------------------------
     def visit_Call(self, node: ast.Call) -> None:
+        self.calls += 1
         self.generic_visit(node)
         nargs = len(node.args) + len(node.keywords)
         path = call_path(node.func)
