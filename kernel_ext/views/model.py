@@ -10,7 +10,7 @@ Counts come from :meth:`poll`, which reads the job's per-group tallies
 tasks), its error list, and, only for views that colour single tasks (small
 graphs), its per-task states. Events are used only for what a snapshot cannot
 tell: when and where each task ran (the task stream's bars); those events are
-folded in by :meth:`apply`. States are kept as their string values.
+kept by :meth:`apply`. Polled states are kept as their string values.
 """
 
 from __future__ import annotations
@@ -28,21 +28,10 @@ _RETRIED = TaskState.RETRIED.value
 SPAN_STATES = frozenset({TaskState.FINISHED, TaskState.FAILED, TaskState.RETRIED})
 
 
-class Span(NamedTuple):
-    """One task run, for the task stream: times are ``time.monotonic()`` readings."""
-
-    key: Hashable
-    group: str
-    worker: str
-    start: float
-    end: float
-    state: str  # a TaskState value
-
-
 class Changes(NamedTuple):
     keys: set[Hashable]  # tasks whose state changed (only if the model tracks keys)
     groups: set[str]  # groups with a changed count
-    spans: list[Span]  # runs that ended (only if the model tracks spans)
+    spans: list[TaskEvent]  # runs that ended (only if the model tracks spans)
 
 
 NO_CHANGES = Changes(set(), set(), [])
@@ -86,7 +75,7 @@ class JobModel:
         self.changed_groups: set[str] = set()
         self.track_spans = False  # collect runs (set by the task stream)
         self.span_limit = 0  # how many runs the task stream still draws one by one
-        self.spans: list[Span] = []  # runs that ended since take_changes(), if tracked
+        self.spans: list[TaskEvent] = []  # runs that ended since take_changes(), if tracked
         self._errors_seen = 0
         self.poll()
 
@@ -122,14 +111,13 @@ class JobModel:
                     changed.add(key)
 
     def apply(self, events: Iterable[TaskEvent]) -> None:
-        """Fold in a batch of events: runs that ended (FINISHED, FAILED, RETRIED) become spans."""
-        if not self.track_spans:
-            return
-        spans = self.spans
-        for ev in events:
-            if ev.end is not None and ev.start is not None:
-                spans.append(Span(ev.key, ev.group, ev.worker or "?", ev.start, ev.end,
-                                  ev.state._value_))
+        """Fold in a batch of events: runs that ended (FINISHED, FAILED, RETRIED) are spans.
+
+        The events themselves are kept (no copy into another record per run):
+        the task stream reads their key, group, worker, times and state.
+        """
+        if self.track_spans:
+            self.spans.extend(ev for ev in events if ev.end is not None and ev.start is not None)
 
     def take_changes(self) -> Changes:
         """What changed since the last call, for a refresh of the views."""

@@ -32,16 +32,15 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
-from collections.abc import Hashable
 from typing import Any
 
-from kernel_ext.events import TaskState
-from kernel_ext.views.model import Changes, JobModel, Span
+from kernel_ext.events import TaskEvent, TaskState
+from kernel_ext.views.model import Changes, JobModel
 
 MAX_ROWS = 2000
 ALL_WORKERS = "all workers"  # the lane of aggregated bars
-_FAILED = TaskState.FAILED.value
-_RAN = (TaskState.FINISHED.value, _FAILED)  # final states of tasks that ran
+_FINISHED, _FAILED = TaskState.FINISHED.value, TaskState.FAILED.value  # keys of polled counts
+_RAN = (TaskState.FINISHED, TaskState.FAILED)  # final states of tasks that ran
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf",
            "#bcbd22", "#7f7f7f", "#aec7e8", "#ffbb78", "#98df8a", "#c5b0d5", "#c49c94")
 FAILED_COLOR = "#d62728"
@@ -56,8 +55,16 @@ class JsonColumn(list):  # type: ignore[type-arg]
     Bokeh's serializer encodes a plain list one ``encode()`` call per element
     (about 1 µs each: 10 columns × 2,000 rows cost ~20 ms per full document).
     Such values encode to themselves, so this column is serialized as one list
-    copy. The stream's rows (see ``_row``) are only of those types.
+    copy. The stream's rows (see ``_add_runs``) are only of those types.
     """
+
+
+COLUMNS = ("key", "group", "worker", "lane", "left", "right", "duration", "color", "alpha", "count")
+
+
+def new_columns() -> dict[str, JsonColumn]:
+    """Empty columns for the stream's rows."""
+    return {c: JsonColumn() for c in COLUMNS}
 
 
 def _register_columns() -> None:
@@ -111,7 +118,7 @@ class TaskStreamView:
         self.lanes: dict[str, int] = {}
         self.plot_after = plot_after
         # Rows before the plot exists; then the plot's own columns (stream() extends them).
-        self.columns = {c: JsonColumn() for c in self.COLUMNS}
+        self.columns = new_columns()
         self.source: Any = None  # the ColumnDataSource, once the plot is built
         self.figure: Any = None
         # The widget is made here, in the cell that shows the views, with a small
@@ -149,9 +156,6 @@ class TaskStreamView:
         if self.widget is not None:
             self.widget.update_from_model(fig)
 
-    COLUMNS = ("key", "group", "worker", "lane", "left", "right", "duration", "color", "alpha",
-               "count")
-
     @property
     def max_rows(self) -> int:
         """How many runs get a bar of their own (and so how many run events the hub takes)."""
@@ -168,58 +172,80 @@ class TaskStreamView:
             now = min(now, self.job.ended_at)
         since = self._last if self._last is not None else (self.job.started_at or now)
         self._last = now
-        rows: list[tuple[Any, ...]] = []
+        new = new_columns()
         if not self.aggregating:
-            spans = changes.spans[:max(0, self.max_rows - self.rows)]
-            rows = [self._row(s.key, s.group, s.worker, s.start, s.end, s.state, 1)
-                    for s in spans]
-            self._count(spans)
-            self.aggregating = self.rows + len(rows) >= self.max_rows
+            runs = changes.spans[:max(0, self.max_rows - self.rows)]
+            self._add_runs(new, runs)
+            self.aggregating = self.rows + len(runs) >= self.max_rows
         if self.aggregating:  # later runs' events are not drawn (nor, soon, sent)
-            rows += self._aggregate(model, since, now)
-        self.rows += len(rows)
+            self._add_aggregates(new, model, since, now)
+        added = len(new["key"])
+        self.rows += added
         if self.figure is None:
-            for i, c in enumerate(self.COLUMNS):
-                self.columns[c].extend([r[i] for r in rows])
+            for c, column in new.items():
+                self.columns[c].extend(column)
             if now - (self.job.started_at or now) >= self.plot_after:
                 self._build()
             return
-        if not rows:
+        if not added:
             return
         self._update_axis()
-        self.source.stream({c: JsonColumn([r[i] for r in rows])
-                            for i, c in enumerate(self.COLUMNS)})
+        self.source.stream(new)
 
-    def _count(self, spans: list[Span]) -> None:
-        for s in spans:
-            if s.state in _RAN:
-                self._counted[s.group] += 1
-                self._failed[s.group] += s.state == _FAILED
-        self.tasks += len(spans)
+    def _add_runs(self, new: dict[str, Any], runs: list[TaskEvent]) -> None:
+        """A bar per run, in its worker's lane, built column by column.
 
-    def _aggregate(self, model: JobModel, since: float, now: float) -> list[tuple[Any, ...]]:
+        A column at a time (a comprehension over thousands of runs) rather than
+        a row at a time: the stream's first ``max_rows`` runs come in a few
+        refreshes of a big job, and building them was most of a refresh's cost.
+        """
+        if not runs:
+            return
+        _, keys, groups, states, workers, starts, ends, *_ = zip(*runs, strict=True)
+        t0 = self.job.started_at or min(starts)
+        # Per worker and per (group, state), a few of each, in order of first run: the
+        # lanes and colours are given in that order.
+        lane_of, short = {}, {}
+        for worker in dict.fromkeys(workers):
+            name = worker or "?"
+            lane_of[worker] = self.lanes.setdefault(name, len(self.lanes))
+            short[worker] = short_worker(name)
+        color_of = {(g, st): FAILED_COLOR if st is TaskState.FAILED else self._color(g)
+                    for g, st in dict.fromkeys(zip(groups, states, strict=True))}
+        new["key"].extend(map(str, keys))
+        new["group"].extend(groups)
+        new["worker"].extend(map(short.__getitem__, workers))
+        new["lane"].extend(map(lane_of.__getitem__, workers))
+        new["left"].extend(start - t0 for start in starts)
+        new["right"].extend(end - t0 for end in ends)
+        new["duration"].extend(end - start for start, end in zip(starts, ends, strict=True))
+        new["color"].extend(map(color_of.__getitem__, zip(groups, states, strict=True)))
+        new["alpha"].extend([0.9] * len(runs))
+        new["count"].extend([1] * len(runs))
+        ran = [(g, st) for g, st in zip(groups, states, strict=True) if st in _RAN]
+        self._counted.update(g for g, _ in ran)
+        self._failed.update(g for g, st in ran if st is TaskState.FAILED)
+        self.tasks += len(runs)
+
+    def _add_aggregates(self, new: dict[str, Any], model: JobModel, since: float,
+                        now: float) -> None:
         """One bar per group for its tasks that ended (per the counts) and have no bar yet."""
-        rows = []
+        t0 = self.job.started_at or since
         for name, group in model.groups.items():
-            ran = group.raw[_RAN[0]] + group.raw[_FAILED]
+            ran = group.raw[_FINISHED] + group.raw[_FAILED]
             n = ran - self._counted[name]
             if n <= 0:
                 continue
             failed = group.raw[_FAILED] > self._failed[name]
-            rows.append(self._row(f"{n} tasks", name, ALL_WORKERS, since, max(now, since),
-                                  _FAILED if failed else _RAN[0], n))
+            end = max(now, since)
+            lane = self.lanes.setdefault(ALL_WORKERS, len(self.lanes))
+            row = (f"{n} tasks", name, ALL_WORKERS, lane, since - t0, end - t0, end - since,
+                   FAILED_COLOR if failed else self._color(name), 0.6, n)
+            for c, value in zip(COLUMNS, row, strict=True):
+                new[c].append(value)
             self._counted[name] = ran
             self._failed[name] = group.raw[_FAILED]
             self.tasks += n
-        return rows
-
-    def _row(self, key: Hashable, group: str, worker: str, start: float, end: float,
-             state: str, count: int) -> tuple[Any, ...]:
-        t0 = self.job.started_at or start
-        color = FAILED_COLOR if state == _FAILED else self._color(group)
-        lane = self.lanes.setdefault(worker, len(self.lanes))
-        return (str(key), group, short_worker(worker), lane, start - t0, end - t0, end - start,
-                color, 0.9 if count == 1 else 0.6, count)
 
     def _color(self, group: str) -> str:
         if group not in self.colors:
