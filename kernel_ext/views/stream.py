@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 import time
+from array import array
 from collections import Counter
 from typing import Any
 
@@ -55,16 +56,21 @@ class JsonColumn(list):  # type: ignore[type-arg]
     Bokeh's serializer encodes a plain list one ``encode()`` call per element
     (about 1 µs each: 10 columns × 2,000 rows cost ~20 ms per full document).
     Such values encode to themselves, so this column is serialized as one list
-    copy. The stream's rows (see ``_add_runs``) are only of those types.
+    copy. The stream's text and integer columns are of this kind; its times are
+    ``array("d")`` columns (see ``new_columns``).
     """
 
 
-COLUMNS = ("key", "group", "worker", "lane", "left", "right", "duration", "color", "alpha", "count")
+#: Columns of seconds. Kept as ``array("d")``, which bokeh sends as one binary
+#: float64 array: 2,000 rows' times formatted as JSON text took 3 ms of the 4 ms
+#: spent encoding a final plot, and 40% of its 226 kB.
+TIME_COLUMNS = ("left", "right", "duration")
+COLUMNS = ("key", "group", "worker", "lane", *TIME_COLUMNS, "color", "alpha", "count")
 
 
-def new_columns() -> dict[str, JsonColumn]:
-    """Empty columns for the stream's rows."""
-    return {c: JsonColumn() for c in COLUMNS}
+def new_columns() -> dict[str, Any]:
+    """Empty columns for the stream's rows, each of the type that serializes fastest."""
+    return {c: array("d") if c in TIME_COLUMNS else JsonColumn() for c in COLUMNS}
 
 
 def _register_columns() -> None:
