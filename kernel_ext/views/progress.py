@@ -43,16 +43,47 @@ def summary_text(job: Any, model: JobModel) -> str:
     return " · ".join(parts)
 
 
+class _Looks:
+    """Layouts and styles shared by all the widgets of one progress view.
+
+    Each ipywidgets widget otherwise makes its own ``Layout`` and style
+    widgets: two more models per label, bar or text, so three times the
+    widgets, and their creation was most of the view's cost (before the job
+    starts). A widget model may be shared by any number of widgets.
+    """
+
+    def __init__(self) -> None:
+        from ipywidgets.widgets.widget_int import ProgressStyle
+        from ipywidgets.widgets.widget_string import HTMLStyle, LabelStyle
+
+        self.plain = w.Layout()
+        self.name = w.Layout(width="12em")
+        self.fill = w.Layout(flex="1 1 auto")
+        self.text = w.Layout(width="auto")
+        self.bar = ProgressStyle()
+        self.html = HTMLStyle()
+        self.label = LabelStyle()
+
+    def html_widget(self, value: str = "", layout: w.Layout | None = None) -> w.HTML:
+        return w.HTML(value, layout=layout or self.plain, style=self.html)
+
+    def progress_bar(self, total: int) -> w.IntProgress:
+        return w.IntProgress(value=0, min=0, max=max(total, 1), bar_style="info",
+                             layout=self.fill, style=self.bar)
+
+    def box(self, children: list[w.Widget], kind: type[w.Box] = w.HBox) -> w.Box:
+        return kind(children, layout=self.plain)
+
+
 class _GroupRow:
     """Label, bar and counts of one group."""
 
-    def __init__(self, name: str, total: int) -> None:
-        self.label = w.Label(name, layout=w.Layout(width="12em"))
+    def __init__(self, name: str, total: int, looks: _Looks) -> None:
+        self.label = w.Label(name, layout=looks.name, style=looks.label)
         self.label.tooltip = name
-        self.bar = w.IntProgress(value=0, min=0, max=max(total, 1), bar_style="info",
-                                 layout=w.Layout(flex="1 1 auto"))
-        self.text = w.HTML(layout=w.Layout(width="auto"))
-        self.box = w.HBox([self.label, self.bar, self.text])
+        self.bar = looks.progress_bar(total)
+        self.text = looks.html_widget(layout=looks.text)
+        self.box = looks.box([self.label, self.bar, self.text])
 
     def show(self, group: GroupCounts, final: bool) -> None:
         counts = group.counts
@@ -80,21 +111,19 @@ class ProgressView:
 
     def __init__(self, job: Any, model: JobModel, cancel_button: bool = True) -> None:
         self.job = job
-        self.title = w.HTML(f"<b>{html.escape(job.name)}</b>")
-        total = max(len(job.keys), 1)
-        self.overall = w.IntProgress(value=0, min=0, max=total, bar_style="info",
-                                     layout=w.Layout(flex="1 1 auto"))
-        self.overall_text = w.HTML()
+        looks = _Looks()
+        self.title = looks.html_widget(f"<b>{html.escape(job.name)}</b>")
+        self.overall = looks.progress_bar(len(job.keys))
+        self.overall_text = looks.html_widget()
         self.cancel_button = w.Button(description="Cancel", icon="stop",
                                       button_style="warning", layout=w.Layout(width="8em"))
         self.cancel_button.on_click(self._on_cancel)
-        self.rows = {name: _GroupRow(name, g.total) for name, g in model.groups.items()}
-        self.summary = w.HTML()
-        self.widget = w.VBox(
-            [self.title, w.HBox([self.overall, self.overall_text]
-                                + ([self.cancel_button] if cancel_button else [])),
-             *(row.box for row in self.rows.values())]
-        )
+        self.rows = {name: _GroupRow(name, g.total, looks) for name, g in model.groups.items()}
+        self.summary = looks.html_widget()
+        self.widget = looks.box(
+            [self.title, looks.box([self.overall, self.overall_text]
+                                   + ([self.cancel_button] if cancel_button else [])),
+             *(row.box for row in self.rows.values())], w.VBox)
         self.widget.add_class("kernel-ext-progress")
         self.refresh(model, NO_CHANGES)
 
