@@ -96,7 +96,7 @@ def build(graph: Any, keys: Iterable[Hashable], states: Mapping[Hashable, TaskSt
     """
     import graphviz
 
-    keys = list(keys)
+    keys = keys if isinstance(keys, list) else list(keys)  # a job's keys: 100,000 to copy
     states = states or {}
     dg = graphviz.Digraph(graph_attr={"rankdir": "TB", "bgcolor": "transparent"},
                           node_attr={"shape": "box", "style": "rounded,filled",
@@ -133,13 +133,18 @@ def _build_collapsed(dg: Any, graph: Any, keys: list[Hashable],
     loops: each task's group number, then every edge i -> j as the number
     (group of i) * n_groups + (group of j), counted by ``bincount``. Given the
     ``job`` (whose ``keys`` these are), tasks are taken by number from
-    ``job.structure()``, without hashing a single key.
+    ``job.structure()``, without hashing a single key, and the groups with
+    their sizes from its tallies, without a pass over the tasks.
     """
     import numpy as np
 
     layout = GraphLayout(dg, collapsed=True)
     if job is not None:
         groups, dependents = job.structure()
+        # The job's tallies list its groups in order of first task, with their sizes.
+        tallies = job.group_counts()
+        layout.names = list(tallies)
+        layout.sizes = [sum(counts.values()) for counts in tallies.values()]
     else:
         groups = list(map(attrgetter("group"), map(graph.tasks.__getitem__, keys)))
         number = dict(zip(keys, range(len(keys)), strict=True))
@@ -148,11 +153,11 @@ def _build_collapsed(dg: Any, graph: Any, keys: list[Hashable],
             for dep in graph.dependencies[key]:
                 if dep in number:
                     dependents[number[dep]].append(i)
-    group_index = {group: g for g, group in enumerate(dict.fromkeys(groups))}
-    layout.names = list(group_index)
+        sizes = Counter(groups)
+        layout.names, layout.sizes = list(sizes), list(sizes.values())
+    group_index = {group: g for g, group in enumerate(layout.names)}
     n_groups = len(layout.names)
     gids = np.fromiter(map(group_index.__getitem__, groups), dtype=np.intp, count=len(groups))
-    layout.sizes = np.bincount(gids, minlength=n_groups).tolist()
     n_deps = np.fromiter(map(len, dependents), dtype=np.intp, count=len(dependents))
     targets = np.fromiter(chain.from_iterable(dependents), dtype=np.intp,
                           count=int(n_deps.sum()))
