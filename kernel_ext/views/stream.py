@@ -311,6 +311,9 @@ def _kernel_fed_model(fig: Any) -> Any:
     a page reloaded mid-run computes them from the rows streamed since the reload
     only, and the saved plot then showed a slice of the job (one lane, its last
     seconds). The kernel's ranges stay automatic, so the final plot spans every row.
+
+    And it may be closed twice (explicitly, then by ``Widget.__del__``), which
+    jupyter_bokeh's own ``close`` does not survive.
     """
     from bokeh.models import Range
     from jupyter_bokeh import BokehModel
@@ -327,5 +330,11 @@ def _kernel_fed_model(fig: Any) -> Any:
                     if isinstance(target, Range):
                         return
             super()._sync_model(model, content, buffers)
+
+        def close(self) -> None:
+            """Close once: jupyter_bokeh's ``close`` fails when called again, as
+            ``Widget.__del__`` does after an explicit ``close()``."""
+            if self.comm is not None:
+                super().close()
 
     return KernelFedBokehModel(fig)
