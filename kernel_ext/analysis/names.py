@@ -215,6 +215,22 @@ class _Collector(ast.NodeVisitor):
             elif isinstance(value, AST):
                 (dispatch.get(type(value)) or _method(type(value)))(self, value)
 
+    # The commonest nodes visit their children directly (the same order as
+    # generic_visit: the fields that hold nodes, as `_fields` lists them).
+    def visit_BinOp(self, node: ast.BinOp) -> None:
+        self.visit(node.left)
+        self.visit(node.right)
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        self.visit(node.value)
+
+    def visit_Subscript(self, node: ast.Subscript) -> None:
+        self.visit(node.value)
+        self.visit(node.slice)
+
+    def visit_keyword(self, node: ast.keyword) -> None:
+        self.visit(node.value)
+
     # --- names -------------------------------------------------------------
     def _is_comp_local(self, name: str) -> bool:
         scopes = self.comp_scopes
@@ -452,7 +468,12 @@ class _Collector(ast.NodeVisitor):
     # --- calls -----------------------------------------------------------------
     def visit_Call(self, node: ast.Call) -> None:
         self.calls += 1
-        self.generic_visit(node)
+        visit = self.visit
+        visit(node.func)
+        for arg in node.args:
+            visit(arg)
+        for keyword in node.keywords:
+            visit(keyword.value)
         nargs = len(node.args) + len(node.keywords)
         path = call_path(node.func)
         kind = CallKind.PURE

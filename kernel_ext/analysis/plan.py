@@ -129,12 +129,18 @@ def analyze_cell(
     try:
         tree = ast.parse(source, filename)
         check_compiles(source, tree, filename, ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
-        builder = _Builder(source, ns, _initial_env(ns, tree))
-        for i, node in enumerate(tree.body):
-            builder.add(i, node, is_last=i == len(tree.body) - 1)
+        return _plan(source, ns, tree)
     finally:
+        # The first allocation from now on has the GC go through every object made
+        # since it was disabled and still alive: the builder's are freed by then.
         if gc_was_enabled:
             gc.enable()
+
+
+def _plan(source: str, ns: Mapping[str, object], tree: ast.Module) -> CellPlan:
+    builder = _Builder(source, ns, _initial_env(ns, tree))
+    for i, node in enumerate(tree.body):
+        builder.add(i, node, is_last=i == len(tree.body) - 1)
     return CellPlan(source, tuple(builder.statements))
 
 
