@@ -20,10 +20,13 @@ How it measures, and why:
   and graphviz and starts the views' threads (about 0.5 s), which is not what
   each job pays.
 - ``ROUNDS`` rounds at least, and the **median** of each runner: on a shared
-  machine a job of 100,000 tasks varies by 20% from run to run, so a
-  best-of-3 ratio moved between 1.08x and 1.19x with the same code. The note
-  gives the spread of the per-round ratios (each views run over the run
-  without views next to it).
+  machine a job of 100,000 tasks varies by 20% from run to run (its two
+  workers' threads pass the GIL back and forth, and how well depends on what
+  else the machine runs), so a best-of-3 ratio moved between 1.08x and 1.19x
+  with the same code. The note gives the spread of the per-round ratios (each
+  views run over the run without views next to it) and the ratio of the
+  no-views runs to themselves (odd rounds over even), which is what noise
+  alone makes: a views ratio within that distance of 1.00x is noise.
 - A collection before each run; after a views run its widgets are closed
   (untimed), so views of earlier runs do not pile up and slow later runs of
   either kind.
@@ -51,7 +54,7 @@ from typing import Any
 from benchmarks.core import Row, Settings, case
 
 TARGET = 1.10  # views may cost at most 10% over the same job with none
-ROUNDS = 9  # rounds of (no views, views) at least: medians need more than three
+ROUNDS = 15  # rounds of (no views, views) at least: single runs vary by 20%
 
 
 def tiny_graph(n: int) -> tuple[dict[Any, Any], str]:
@@ -155,6 +158,12 @@ def alternate(runners: dict[str, Callable[[], tuple[float, float]]], rounds: int
     return out
 
 
+def _noise(none: list[float]) -> float:
+    """The same runner against itself (median of odd rounds over even ones): the ratio
+    that machine noise alone makes, to read the views' ratio against."""
+    return statistics.median(none[1::2]) / statistics.median(none[0::2])
+
+
 def _spread(views: list[float], none: list[float]) -> str:
     """The per-round ratios' range and median: how far single runs can be trusted."""
     ratios = sorted(with_views / alone for with_views, alone in zip(views, none, strict=True))
@@ -191,6 +200,7 @@ def views_overhead(s: Settings) -> list[Row]:
             f"<= {TARGET:.2f}x" if targeted else "",
             (views <= TARGET * none) if targeted else None,
             f"{rounds} runs each; per-run ratios {_spread(runs.job['views'], runs.job['none'])}; "
+            f"no views vs itself {_noise(runs.job['none']):.2f}x; "
             f"views final {settle * 1000:.0f} ms after the result "
             f"({statistics.median(final) / none:.2f}x until then); "
             f"{messages:.0f} comm messages ({size / 1000:.0f} kB) per run: "
