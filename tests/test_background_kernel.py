@@ -209,6 +209,15 @@ def test_the_cell_magic_and_its_help_still_work(k: KernelSession) -> None:
     assert bad.error is not None and bad.error.ename == "UsageError"
 
 
+def test_a_foreground_parallel_cell_waits_for_the_names_it_needs(k: KernelSession) -> None:
+    """A running foreground %%parallel cell (an awaiting cell) waits like any other cell."""
+    _, number = start(k, "late = slow(1.0, 20)\nother = slow(3, 0)\n")
+    res = k.run_ok("%%parallel\nfirst = late + 1\nsecond = first * 2\nsecond")
+    assert res.results == [{"text/plain": "42"}]
+    assert f"waiting for job {number}: late" in res.stdout + res.stderr, (res.stdout, res.stderr)
+    assert res.elapsed < 2.5, f"waited {res.elapsed:.1f}s: for the whole job, not just `late`"
+
+
 def test_twenty_concurrent_jobs_finish_with_their_results(k: KernelSession) -> None:
     k.run_ok("import threading; base_threads = threading.active_count()")
     for i in range(20):

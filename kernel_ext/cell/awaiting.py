@@ -58,7 +58,7 @@ def rewrite_parallel_cell(lines: list[str]) -> list[str]:
 
     if not kernel_handles_clicks_while_awaiting(get_ipython()):
         return lines
-    line = first.group("line") or ""
+    line = (first.group("line") or "").strip()  # as IPython's own transform strips it
     body = "".join(lines[1:])
     call = (f"await get_ipython().find_cell_magic('parallel').__self__."
             f"{AWAITING_METHOD}({line!r}, {body!r})\n")
