@@ -160,7 +160,8 @@ class Parallel(Magics):
         if views.progress or views.stream or views.graph:
             from kernel_ext.views import display_views
 
-            display_views(run.job, progress=views.progress, stream=views.stream, graph=views.graph)
+            display_views(run.job, progress=views.progress, stream=views.stream, graph=views.graph,
+                          cancel_button=views.cancel_button)
 
 
 @dataclass(frozen=True)
