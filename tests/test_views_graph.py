@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
 
 import graphviz
@@ -10,7 +11,9 @@ import pytest
 from views_jobs import fan_in, labelled, tiny
 
 import kernel_ext
+from kernel_ext.api import as_graph
 from kernel_ext.events import TaskState
+from kernel_ext.scheduler import Job
 from kernel_ext.views import graph as graph_module
 from kernel_ext.views import show_views
 from kernel_ext.views.dot import STATE_COLORS
@@ -71,10 +74,43 @@ def test_big_graphs_collapse_to_groups_and_render_fast() -> None:
     model = JobModel(job)
     t0 = time.perf_counter()
     view = GraphView(job, model)
+    svg = view.svg  # lays it out now: the job has not run LAYOUT_AFTER yet
     elapsed = time.perf_counter() - t0
     assert view.layout.collapsed and view.layout.names == ["int", "total"]
     assert elapsed < 1.0, f"collapsed graph took {elapsed:.2f} s"
-    assert ">100000/100000<" not in view.svg and ">0/100000<" in view.svg
+    assert ">100000/100000<" not in svg and ">0/100000<" in svg
+
+
+def test_big_graphs_are_laid_out_after_the_job_has_run_a_while() -> None:
+    """Collapsing a big graph costs a pass over every task: not before the job starts,
+    only once it has run LAYOUT_AFTER (live from then on), or at its end."""
+    job = tiny(3000, num_workers=1)
+    views = show_views(job, widgets=True, progress=False, graph=True)
+    view = views.hub.views[0]
+    assert view.layout is None and "once the job has run 1 s" in view.widget.value
+    job.start()
+    assert views.hub.wait(30)
+    assert view.layout is not None and ">3000/3000<" in view.widget.value
+
+
+def test_a_long_job_gets_its_big_graph_while_it_runs() -> None:
+    gate = threading.Event()
+    dsk = {("x", i): (int, i) for i in range(300)}
+    dsk["wait"] = (gate.wait, 30)
+    job = Job(as_graph(dsk), list(dsk), num_workers=2)
+    views = show_views(job, widgets=True, progress=False, graph=True)
+    view = views.hub.views[0]
+    view.layout_after = 0.2
+    job.start()
+    deadline = time.monotonic() + 20
+    while "<svg" not in view.widget.value and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        assert "<svg" in view.widget.value and not job.done()
+        assert ">300/300<" in view.widget.value  # the ints, done; "wait" still running
+    finally:
+        gate.set()
+    assert views.hub.wait(30)
 
 
 def test_collapsed_groups_show_final_counts() -> None:

@@ -85,6 +85,14 @@ class _Clock:
                 self._thread.start()
             self._wake.notify()
 
+    def remove(self, hub: ViewHub) -> None:
+        """Stop refreshing ``hub`` and let go of it (and so of its job) now, not when due."""
+        with self._wake:
+            kept = [entry for entry in self._due if entry[2] is not hub]
+            if len(kept) != len(self._due):
+                heapq.heapify(kept)
+                self._due = kept
+
     def _run(self) -> None:
         while True:
             with self._wake:
@@ -92,13 +100,18 @@ class _Clock:
                     timeout = self._due[0][0] - time.monotonic() if self._due else None
                     self._wake.wait(timeout)
                 _, order, hub = heapq.heappop(self._due)
-            if hub._stop.is_set():
-                continue
-            try:
-                hub._refresh()
-            except Exception:
-                log.exception("refreshing views failed; the job is not affected")
-            with self._wake:
+            self._refresh(hub, order)
+            del hub  # not held while waiting: a finished job goes when its owner lets go
+
+    def _refresh(self, hub: ViewHub, order: int) -> None:
+        if hub._stop.is_set():
+            return
+        try:
+            hub._refresh()
+        except Exception:
+            log.exception("refreshing views failed; the job is not affected")
+        with self._wake:
+            if not hub._stop.is_set():
                 heapq.heappush(self._due, (time.monotonic() + hub.period, order, hub))
 
 
@@ -183,6 +196,7 @@ class ViewHub:
 
     def _on_done(self, job: Any) -> None:
         self._stop.set()
+        _clock.remove(self)
         self._refresh()
         with self._refresh_lock:
             self.final = True
