@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import kernel_ext
 from kernel_ext import Graph, JobStatus, Ref, Task, TaskState
+from kernel_ext.api import as_graph
 from kernel_ext.events import FINAL_STATES
 
 
@@ -124,6 +125,39 @@ def test_threads_run_independent_tasks_in_parallel():
 
     dsk = {f"t{i}": (meet, i) for i in range(3)}
     assert kernel_ext.get(dsk, ["t0", "t1", "t2"], num_workers=3) == (0, 1, 2)
+
+
+def test_a_task_claimed_behind_a_blocked_one_is_run_by_a_free_worker():
+    """Tiny tasks are taken in batches; two tasks that must meet may land in one
+    worker's batch, and the other worker must still take the second one."""
+    for _ in range(5):
+        barrier = threading.Barrier(2, timeout=5)
+
+        def meet(i, barrier=barrier):
+            barrier.wait()  # BrokenBarrierError unless both run at once
+            return i
+
+        dsk = {("tiny", i): (abs, -i) for i in range(300)}
+        dsk["m0"], dsk["m1"] = (meet, 0), (meet, 1)
+        assert kernel_ext.get(dsk, list(dsk), num_workers=2)[-2:] == (0, 1)
+
+
+def test_a_failure_in_a_batch_of_tiny_tasks_starts_nothing_after_it():
+    ran = []
+
+    def step(i):
+        ran.append(i)
+        if i == 100:
+            raise ValueError("stop here")
+        return i
+
+    dsk = {("t", i): (step, i) for i in range(1000)}
+    job = kernel_ext.Job(as_graph(dsk), list(dsk), num_workers=1)
+    job.start()
+    job.wait()
+    assert job.status is JobStatus.FAILED and str(job.exception()) == "stop here"
+    assert ran == list(range(101))  # one worker: in order, and nothing after the failure
+    assert job.counts[TaskState.CANCELLED] == 899 and job.counts[TaskState.RUNNING] == 0
 
 
 def test_submit_returns_at_once_and_the_job_reports_its_progress():
@@ -239,6 +273,21 @@ def test_group_counts_are_exact_at_the_end_and_consistent_while_running():
     # The job's totals are the sum over groups.
     assert Counter({s: n for s, n in job.counts.items() if n}) == Counter(
         {TaskState.FINISHED: 31, TaskState.FAILED: 1, TaskState.SKIPPED: 1})
+
+
+def test_group_counts_add_up_in_every_snapshot_of_a_busy_job():
+    """Snapshots are taken without the job's lock; each must still account for every task."""
+    tasks = [Task(("t", i), abs, (-i,), group=f"g{i % 4}") for i in range(40_000)]
+    job = kernel_ext.Job(Graph(tasks), [t.key for t in tasks], num_workers=2)
+    job.start()
+    snapshots = []
+    while not job.done():
+        snapshots.append(job.group_counts())
+    snapshots.append(job.group_counts())
+    assert len(snapshots) > 2
+    for snap in snapshots:
+        assert {g: sum(c.values()) for g, c in snap.items()} == {f"g{k}": 10_000 for k in range(4)}
+    assert all(c[TaskState.FINISHED] == 10_000 for c in snapshots[-1].values())
 
 
 def test_structure_numbers_tasks_in_key_order():
