@@ -170,6 +170,7 @@ class Job:
         self._ready: list[int] = []
         # Per worker running a batch, its claimed tasks not yet started (see _run_batches).
         self._claimed: list[collections.deque[int]] = []
+        self._tiny_groups: set[str] = set()  # groups whose last task took under TINY_TASK
         self._errors: list[tuple[Hashable, BaseException]] = []
         self._stopping = False
         self._lock = threading.Lock()
@@ -447,23 +448,25 @@ class Job:
     def _run_batches(self, worker: str | None, deadline: float | None) -> bool:
         """Run ready tasks on this thread, several per turn of the lock while they are tiny.
 
-        Called and returns with the lock held. A turn takes up to ``batch``
-        ready tasks (the best first) into a claimed batch, runs them outside the
-        lock, then records them all. ``batch`` doubles (to ``MAX_BATCH``) while
-        tasks take under ``TINY_TASK`` each and drops to 1 as soon as they do
-        not: taking and recording one task at a time made two workers on tasks
-        of a few microseconds pass the lock (and the GIL) back and forth on
-        every task, slower than one worker.
+        Called and returns with the lock held. Taking and recording one task at
+        a time made two workers on tasks of a few microseconds pass the lock
+        (and the GIL) back and forth on every task, slower than one worker. So
+        a turn takes up to ``batch`` ready tasks (the best first), runs them
+        outside the lock, then records them all. Only tasks of groups whose
+        last task took under ``TINY_TASK`` are batched; any other task is taken
+        alone, after the batch before it is recorded, so a long task never
+        holds back the results of tiny ones. ``batch`` doubles (to
+        ``MAX_BATCH``) while all its tasks are tiny and drops to 1 when one is not.
 
         A claimed task that has not started is still anyone's: a worker with
-        nothing ready takes it from the batch's far end (so a task stuck behind
-        a long one in a batch runs as soon as another worker is free, as it
-        would have without batches), and a slice ends only when nothing is
-        ready or claimed. A task that fails, or a job that stops, ends the
-        batch: its unstarted tasks go back to the ready queue.
+        nothing ready takes it from the batch's far end (a tiny group's one
+        slow task does not hold up the rest), and a slice ends only when
+        nothing is ready or claimed. A task that fails, or a job that stops,
+        ends the batch: its unstarted tasks go back to the ready queue.
         True if the quantum was used up with work remaining.
         """
-        lock, ready, states = self._lock, self._ready, self._states
+        lock, ready, states, groups = self._lock, self._ready, self._states, self._groups
+        tiny_groups = self._tiny_groups
         batch = 1
         while True:
             if self._stopping:
@@ -471,8 +474,10 @@ class Job:
             if deadline is not None and time.monotonic() >= deadline and self._has_work():
                 return True
             if ready:
-                claimed = collections.deque(
-                    heapq.heappop(ready) for _ in range(min(batch, len(ready))))
+                claimed = collections.deque((heapq.heappop(ready),))
+                if groups[claimed[0]] in tiny_groups:
+                    while len(claimed) < batch and ready and groups[ready[0]] in tiny_groups:
+                        claimed.append(heapq.heappop(ready))
                 for i in claimed:
                     self._set_state(i, TaskState.RUNNING)
                     self._attempts[i] += 1
@@ -489,7 +494,13 @@ class Job:
             finally:
                 lock.acquire()
                 self._claimed[:] = [c for c in self._claimed if c is not claimed]
+            all_tiny = len(ran) == taken
             for i, outcome in ran:
+                if outcome[4] - outcome[3] < TINY_TASK:
+                    tiny_groups.add(groups[i])
+                else:
+                    tiny_groups.discard(groups[i])
+                    all_tiny = False
                 if states[i] is TaskState.RUNNING:  # else cancelled meanwhile: dropped
                     self._record(i, *outcome)
             for i in claimed:  # not started: back to the ready queue
@@ -500,9 +511,8 @@ class Job:
                         heapq.heappush(ready, i)
             if len(ready) > 1 and self.backend != "sync":
                 self._spawn_locked(len(ready) - 1)  # a batch's results made several ready
-            tiny = len(ran) == taken and ran[-1][1][4] - ran[0][1][3] < TINY_TASK * taken
             ran.clear()  # the values are not kept past their recording
-            batch = min(batch * 2, MAX_BATCH) if tiny else 1
+            batch = min(batch * 2, MAX_BATCH) if all_tiny else 1
 
     def _run_claimed(self, claimed: collections.deque[int],
                      worker: str | None) -> list[tuple[int, Any]]:

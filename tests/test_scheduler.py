@@ -128,18 +128,36 @@ def test_threads_run_independent_tasks_in_parallel():
 
 
 def test_a_task_claimed_behind_a_blocked_one_is_run_by_a_free_worker():
-    """Tiny tasks are taken in batches; two tasks that must meet may land in one
-    worker's batch, and the other worker must still take the second one."""
+    """Tiny tasks of a group are taken in batches; if two of the group's tasks must
+    meet and land in one worker's batch, the other worker must take the second."""
     for _ in range(5):
         barrier = threading.Barrier(2, timeout=5)
 
-        def meet(i, barrier=barrier):
-            barrier.wait()  # BrokenBarrierError unless both run at once
+        def step(i, barrier=barrier):
+            if i >= 298:
+                barrier.wait()  # BrokenBarrierError unless both run at once
             return i
 
-        dsk = {("tiny", i): (abs, -i) for i in range(300)}
-        dsk["m0"], dsk["m1"] = (meet, 0), (meet, 1)
-        assert kernel_ext.get(dsk, list(dsk), num_workers=2)[-2:] == (0, 1)
+        dsk = {("t", i): (step, i) for i in range(300)}
+        assert kernel_ext.get(dsk, list(dsk), num_workers=2) == tuple(range(300))
+
+
+def test_a_slow_task_does_not_hold_back_tiny_ones_run_before_it():
+    """Results of a batch are recorded before a task of a group not known to be
+    tiny starts: the progress shows them done while it runs."""
+    gate = threading.Event()
+    dsk = {("x", i): (abs, -i) for i in range(300)}
+    dsk["slow"] = (gate.wait, 30)
+    job = kernel_ext.Job(as_graph(dsk), list(dsk), num_workers=1)
+    job.start()
+    deadline = time.monotonic() + 10
+    while job.counts[TaskState.FINISHED] < 300 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        assert job.counts[TaskState.FINISHED] == 300 and job.counts[TaskState.RUNNING] == 1
+    finally:
+        gate.set()
+    assert job.result()[-1] is True
 
 
 def test_a_failure_in_a_batch_of_tiny_tasks_starts_nothing_after_it():
