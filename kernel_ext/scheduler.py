@@ -21,7 +21,8 @@ Workers are *slices* on the kernel's one shared thread pool
 (:mod:`kernel_ext.thread_pool`): a job keeps at most ``num_workers`` slices
 queued or running. A slice takes the best ready task under the job's lock,
 runs it outside the lock, then records the result, makes dependents ready and
-releases inputs under the lock again. There is no central dispatcher and no
+releases inputs under the lock again. Tasks of groups known to take
+microseconds are taken and recorded in batches (see ``_run_batches``). There is no central dispatcher and no
 per-task future: a slice that makes a dependent ready usually runs it itself
 next, so a task of a few microseconds costs a few microseconds. When more than
 one task becomes ready, more slices are queued; a slice with nothing ready
