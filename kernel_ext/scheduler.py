@@ -21,13 +21,14 @@ Workers are *slices* on the kernel's one shared thread pool
 (:mod:`kernel_ext.thread_pool`): a job keeps at most ``num_workers`` slices
 queued or running. A slice takes the best ready task under the job's lock,
 runs it outside the lock, then records the result, makes dependents ready and
-releases inputs under the lock again. Tasks of groups known to take
-microseconds are taken and recorded in batches (see ``_run_batches``). There is no central dispatcher and no
+releases inputs under the lock again. There is no central dispatcher and no
 per-task future: a slice that makes a dependent ready usually runs it itself
-next, so a task of a few microseconds costs a few microseconds. When more than
-one task becomes ready, more slices are queued; a slice with nothing ready
-ends, and one that has run for a quantum goes to the back of the pool's queue,
-so concurrent jobs share the threads fairly. ``sync`` runs one slice to the
+next, so a task of a few microseconds costs a few microseconds (tasks of groups
+known to take microseconds are taken and recorded in batches: see
+``_run_batches``). When more than one task becomes ready, more slices are
+queued; a slice with nothing ready ends, and one that has run for a quantum
+goes to the back of the pool's queue, so concurrent jobs share the threads
+fairly. ``sync`` runs one slice to the
 end in the calling thread.
 
 The ``processes`` backend uses the same slices; each slice borrows one worker
@@ -256,7 +257,11 @@ class Job:
                 return self
         if self.backend == "sync":
             self._active_loops = 1
-            self._run_slice(inline=True)
+            try:
+                self._run_slice(inline=True)
+            except KeyboardInterrupt:  # Ctrl-C in a task: the user stops the whole job
+                self.cancel()
+                raise
             return self
         with self._lock:
             if self.backend == "processes":
@@ -490,8 +495,12 @@ class Job:
             taken = len(claimed)
             self._claimed.append(claimed)
             lock.release()
+            ran: list[tuple[int, Any]] = []
+            interrupt: KeyboardInterrupt | None = None
             try:
-                ran = self._run_claimed(claimed, worker)
+                self._run_claimed(claimed, worker, ran)
+            except KeyboardInterrupt as exc:  # sync backend: the tasks before it still count
+                interrupt = exc
             finally:
                 lock.acquire()
                 self._claimed[:] = [c for c in self._claimed if c is not claimed]
@@ -513,13 +522,14 @@ class Job:
             if len(ready) > 1 and self.backend != "sync":
                 self._spawn_locked(len(ready) - 1)  # a batch's results made several ready
             ran.clear()  # the values are not kept past their recording
+            if interrupt is not None:
+                raise interrupt  # the interrupted task is still running: start() cancels
             batch = min(batch * 2, MAX_BATCH) if all_tiny else 1
 
-    def _run_claimed(self, claimed: collections.deque[int],
-                     worker: str | None) -> list[tuple[int, Any]]:
+    def _run_claimed(self, claimed: collections.deque[int], worker: str | None,
+                     ran: list[tuple[int, Any]]) -> None:
         """Run claimed tasks in order until none is left (others may take some), one
-        fails, or the job stops. Returns (task, outcome) for those that ran."""
-        ran: list[tuple[int, Any]] = []
+        fails, or the job stops; (task, outcome) of each that ran goes to ``ran``."""
         tasks = self._tasks
         while not (ran and self._stopping):
             try:
@@ -530,7 +540,6 @@ class Job:
             ran.append((i, outcome))
             if outcome[1] is not None:
                 break  # a failure is recorded before anything else starts
-        return ran
 
     def _steal(self) -> int | None:
         """An unstarted task claimed by another worker's batch (with the lock held), or None."""
@@ -619,6 +628,10 @@ class Job:
             return value, None, where, start, time.monotonic()
         except CancelledInWorker:
             raise
+        except KeyboardInterrupt as exc:
+            if threading.current_thread() is threading.main_thread():
+                raise  # Ctrl-C while the sync backend ran this task: the caller cancels
+            return None, exc, where, start, time.monotonic()
         except BaseException as exc:  # noqa: BLE001 - the task's failure, recorded by the caller
             return None, exc, where, start, time.monotonic()
 

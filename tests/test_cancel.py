@@ -110,6 +110,35 @@ def test_ctrl_c_during_wait_cancels_the_job():
     assert job.states()["b"] is TaskState.CANCELLED
 
 
+@pytest.mark.parametrize("keep_going", [False, True])
+def test_ctrl_c_in_a_task_on_the_sync_backend_cancels_the_job(keep_going):
+    """The sync backend runs tasks in the caller's thread: Ctrl-C there stops the
+    job (even with keep_going), it is not that task's failure."""
+    ran = []
+
+    def step(i):
+        ran.append(i)
+        if i == 5:
+            _thread.interrupt_main()
+            time.sleep(5)  # interrupted here
+        return i
+
+    dsk = {("t", i): (step, i) for i in range(10)}
+    job = kernel_ext.Job(kernel_ext.api.as_graph(dsk), list(dsk), backend="sync",
+                         keep_going=keep_going)
+    t0 = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        job.start()
+    assert time.monotonic() - t0 < 2
+    assert ran == [0, 1, 2, 3, 4, 5]
+    assert job.status is JobStatus.CANCELLED and job.errors == []
+    # The tasks that ended before the interrupt keep their results.
+    assert job.counts[TaskState.FINISHED] == 5 and job.counts[TaskState.CANCELLED] == 5
+    assert job.results == {("t", i): i for i in range(5)}
+    with pytest.raises(kernel_ext.errors.JobCancelledError):
+        job.result()
+
+
 def test_ctrl_c_during_get_on_processes_cancels_and_kills_the_task(tmp_path):
     pid_file = tmp_path / "pid"
 
