@@ -12,9 +12,11 @@ from kernel_session import KernelSession  # noqa: E402
 
 SHOW = """
 import time, kernel_ext
+import kernel_ext.views.stream  # imported first: on a slow machine the import outlasted the job
 dsk = {f"nap-{i}": (time.sleep, 0.25) for i in range(8)}
 job = kernel_ext.submit(dsk, list(dsk), num_workers=2)
 job.show(stream=True, graph=True)
+assert not job.done(), "the job ended before its views were shown: nothing to route"
 """
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import html
 import re
 import threading
-import time
 from collections.abc import Hashable
 from typing import Any
 
@@ -32,7 +31,7 @@ from kernel_ext.views.dot import (
 )
 from kernel_ext.views.model import Changes, JobModel
 
-LAYOUT_AFTER = 1.0  # seconds of running before a big graph is laid out (shorter jobs: at the end)
+LAYOUT_AFTER = 1.0  # seconds of running before a big graph may be laid out (else: at the end)
 _NODE = re.compile(r'<g id="kx(\d+)" class="node">')
 _FILL = re.compile(r'fill="([^"]*)"')
 
@@ -80,10 +79,11 @@ class GraphView:
 
     A graph small enough to draw task by task is laid out at once. A big one
     (collapsed to groups) is laid out only once the job has run
-    ``LAYOUT_AFTER`` seconds, or when it ends, as the task stream builds its
-    plot: collapsing takes a pass over every task and edge (about 12 ms for
-    100,000 tasks) that would otherwise delay the job's start, and a job that
-    ends sooner has nothing to watch live. Its final colours are drawn then.
+    ``LAYOUT_AFTER`` seconds and looks set to run as long again, or when it
+    ends, as the task stream builds its plot (``JobModel.worth_building_live``):
+    collapsing takes a pass over every task and edge (about 12 ms for 100,000
+    tasks) that would otherwise delay the job's start, and a job that ends
+    sooner has nothing to watch live. Its final colours are drawn then.
     """
 
     def __init__(self, job: Any, model: JobModel, collapse_over: int = COLLAPSE_OVER,
@@ -124,11 +124,6 @@ class GraphView:
         self._layout_thread.start()
         self.widget.value = '<div style="color:#777">laying out the graph…</div>'
 
-    def _due(self) -> bool:
-        """True once a big graph's layout should start: the job has run long enough."""
-        started = self.job.started_at
-        return started is not None and time.monotonic() - started >= self.layout_after
-
     def _lay_out(self) -> None:
         assert self.layout is not None
         try:
@@ -163,7 +158,8 @@ class GraphView:
 
     def refresh(self, model: JobModel, changes: Changes) -> None:
         if self.template is None:
-            if self.layout is None and self._drawable and self._due():
+            if self.layout is None and self._drawable and model.worth_building_live(
+                    self.layout_after):
                 self._start_layout()
             self._ready(wait=False)  # coloured from the model when made
             return

@@ -15,13 +15,15 @@ kept by :meth:`apply`. Polled states are kept as their string values.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from kernel_ext.events import TaskEvent, TaskState
+from kernel_ext.events import FINAL_STATES, TaskEvent, TaskState
 
 _WAITING = TaskState.WAITING.value
+_FINAL = tuple(s.value for s in FINAL_STATES)
 _RETRIED = TaskState.RETRIED.value
 
 #: The events the task stream needs: runs that ended, with their times and worker.
@@ -124,6 +126,31 @@ class JobModel:
         changes = Changes(self.changed, self.changed_groups, self.spans)
         self.changed, self.changed_groups, self.spans = set(), set(), []
         return changes
+
+    def ended(self) -> int:
+        """How many tasks are in a final state (as last polled)."""
+        return sum(group.raw[value] for group in self.groups.values() for value in _FINAL)
+
+    def worth_building_live(self, after: float) -> bool:
+        """Whether a view that is costly to build (the task stream's plot, a big graph's
+        layout) should be built now, while the job runs, rather than once at its end.
+
+        Not before the job has run ``after`` seconds; then once it is expected
+        (from the share of its tasks that have ended) to run ``after`` more,
+        and in any case once it has run ``3 × after``. Building needs the GIL
+        and so slows the job; a view built for a job's last moments is seen for
+        a blink and then built again, final, at its end.
+        """
+        started = self.job.started_at
+        if started is None:
+            return False
+        elapsed = time.monotonic() - started
+        if elapsed < after:
+            return False
+        ended = self.ended()
+        if elapsed >= 3 * after or not ended:
+            return True
+        return elapsed * (len(self.job.keys) - ended) / ended >= after
 
     def totals(self) -> dict[TaskState, int]:
         out = dict.fromkeys(TaskState, 0)

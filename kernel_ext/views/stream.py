@@ -14,13 +14,13 @@ that ran is counted once, and total rows stay bounded by
 ``max_rows + refreshes × groups``. So a 100,000-task job sends a few thousand
 rows at most and the browser stays responsive.
 
-The plot is built only once the job has run ``PLOT_AFTER`` seconds; until
-then rows are kept in plain columns and the widget shows a placeholder (made at
+The plot is built only once the job has run ``PLOT_AFTER`` seconds and looks
+set to run as long again (see ``JobModel.worth_building_live``); until then
+rows are kept in plain columns and the widget shows a placeholder (made at
 once, in the showing cell: widgets made later from a thread would open in
-whichever cell runs then). A
-shorter job gets its plot when it ends, with all its rows: one document
-serialization instead of one at the start, one per refresh's streamed rows
-and one at the end.
+whichever cell runs then). A shorter job gets its plot when it ends, with all
+its rows: one document serialization instead of one at the start, one per
+refresh's streamed rows and one at the end.
 
 jupyter_bokeh's streamed updates are not part of saved widget state; at the
 end the plot's ``render_bundle`` (which is) is rebuilt from the final
@@ -212,7 +212,7 @@ class TaskStreamView:
         if self.figure is None:
             for c, column in new.items():
                 self.columns[c].extend(column)
-            if now - (self.job.started_at or now) >= self.plot_after:
+            if model.worth_building_live(self.plot_after):
                 self._build()
             return
         if not added:
