@@ -124,3 +124,43 @@ def test_progress_and_graph_take_no_events_and_the_stream_stops_after_its_rows()
     assert job._events._observers == []
     assert views.hub._span_events < 20_000 // 2  # it stopped asking long before the end
     assert sum(stream.source.data["count"]) == len(job.keys)
+
+
+def test_costly_views_are_built_live_only_for_a_job_that_will_run_a_while() -> None:
+    """A job with most of its work ahead is worth a live plot; one that has almost
+    ended is not, until it has run three times the delay (a last task may be long)."""
+    import threading
+
+    from kernel_ext.api import as_graph
+    from kernel_ext.scheduler import Job
+    from kernel_ext.views.model import JobModel
+
+    def nap(i: int) -> int:
+        time.sleep(0.05)
+        return i
+
+    naps = {("nap", i): (nap, i) for i in range(40)}
+    ahead = Job(as_graph(naps), list(naps), num_workers=1)  # 2 s of naps
+    model = JobModel(ahead)
+    assert not model.worth_building_live(0.2)  # not started
+    ahead.start()
+    time.sleep(0.3)
+    model.poll()
+    assert model.worth_building_live(0.2)  # ~6 of 40 ended: ~1.7 s to go
+    ahead.cancel()
+
+    gate = threading.Event()
+    dsk = {("x", i): (abs, -i) for i in range(300)}
+    dsk["last"] = (gate.wait, 30)
+    almost = Job(as_graph(dsk), list(dsk), num_workers=2)
+    model = JobModel(almost)
+    almost.start()
+    try:
+        time.sleep(0.3)
+        model.poll()
+        assert model.ended() == 300 and not model.worth_building_live(0.2)
+        time.sleep(0.35)  # past 3 x 0.2 s: the long last task may go on
+        assert model.worth_building_live(0.2)
+    finally:
+        gate.set()
+    assert almost.wait(10)
