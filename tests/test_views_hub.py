@@ -142,11 +142,11 @@ def test_costly_views_are_built_live_only_for_a_job_that_will_run_a_while() -> N
     naps = {("nap", i): (nap, i) for i in range(40)}
     ahead = Job(as_graph(naps), list(naps), num_workers=1)  # 2 s of naps
     model = JobModel(ahead)
-    assert not model.worth_building_live(0.2)  # not started
+    assert not model.worth_building_live(0.5)  # not started
     ahead.start()
-    time.sleep(0.3)
+    time.sleep(0.6)
     model.poll()
-    assert model.worth_building_live(0.2)  # ~6 of 40 ended: ~1.7 s to go
+    assert model.worth_building_live(0.5)  # ~12 of 40 ended: ~1.4 s to go
     ahead.cancel()
 
     gate = threading.Event()
@@ -156,11 +156,11 @@ def test_costly_views_are_built_live_only_for_a_job_that_will_run_a_while() -> N
     model = JobModel(almost)
     almost.start()
     try:
-        time.sleep(0.3)
+        time.sleep(0.6)
         model.poll()
-        assert model.ended() == 300 and not model.worth_building_live(0.2)
-        time.sleep(0.35)  # past 3 x 0.2 s: the long last task may go on
-        assert model.worth_building_live(0.2)
+        assert model.ended() == 300 and not model.worth_building_live(0.5)
+        time.sleep(1.0)  # past 3 x 0.5 s: the long last task may go on
+        assert model.worth_building_live(0.5)
     finally:
         gate.set()
     assert almost.wait(10)
