@@ -23,10 +23,11 @@ How it measures, and why:
   and the **median** of each runner: on a shared machine a job of 100,000
   tasks varies by 20% from run to run, and the machine's speed drifts (this
   virtual machine's plain Python loops ran 0.8x to 1.6x as fast within one
-  hour), so a best-of-3 ratio moved between 1.08x and 1.19x with the same code. The note gives the spread of the per-round ratios (each
-  views run over the run without views next to it) and the ratio of the
-  no-views runs to themselves (odd rounds over even), which is what noise
-  alone makes: a views ratio within that distance of 1.00x is noise.
+  hour), so a best-of-3 ratio moved between 1.08x and 1.19x with the same
+  code. The note gives the spread of the per-round ratios (each views run over
+  the run without views next to it) and the ratio of the no-views runs to
+  themselves (odd rounds over even), which is what noise alone makes: a views
+  ratio within that distance of 1.00x is noise.
 - A collection before each run, and another (untimed) between building the
   job and starting it. Building 100,000 tasks leaves the collector due to run;
   without views nothing in the run allocates enough to set it off, so it ran
