@@ -80,9 +80,10 @@ Observer = Callable[[Sequence[TaskEvent]], None]
 class _DeliveryLoop:
     """The one thread that delivers every job's events, so jobs cost no thread of their own.
 
-    It wakes every ``interval`` seconds (or at once when a job closes), hands
-    each active dispatcher's queued events to its observers, and forgets a
-    dispatcher once its done callbacks have run. Observers and callbacks share
+    While some job has observers it wakes every ``interval`` seconds (and in
+    any case at once when a job closes), hands each active dispatcher's queued
+    events to its observers, and forgets a dispatcher once its done callbacks
+    have run. Observers and callbacks share
     this thread: they should be quick (the views are: they only note counts).
     """
 
