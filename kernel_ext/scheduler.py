@@ -28,8 +28,7 @@ known to take microseconds are taken and recorded in batches: see
 ``_run_batches``). When more than one task becomes ready, more slices are
 queued; a slice with nothing ready ends, and one that has run for a quantum
 goes to the back of the pool's queue, so concurrent jobs share the threads
-fairly. ``sync`` runs one slice to the
-end in the calling thread.
+fairly. ``sync`` runs one slice to the end in the calling thread.
 
 The ``processes`` backend uses the same slices; each slice borrows one worker
 process (:mod:`kernel_ext.process_pool`) and sends the call there. Tasks marked

@@ -124,6 +124,11 @@ class GraphView:
         self._layout_thread.start()
         self.widget.value = '<div style="color:#777">laying out the graph…</div>'
 
+    def _ensure_layout(self) -> None:
+        """Start the layout now if it has not started (and ``dot`` is there)."""
+        if self.layout is None and self._drawable:
+            self._start_layout()
+
     def _lay_out(self) -> None:
         assert self.layout is not None
         try:
@@ -151,16 +156,14 @@ class GraphView:
     @property
     def svg(self) -> str:
         """The current SVG (lays the graph out now if that has not started, and waits for it)."""
-        if self.layout is None and self._drawable:
-            self._start_layout()
+        self._ensure_layout()
         self._ready(wait=True)
         return self.template.render() if self.template else ""
 
     def refresh(self, model: JobModel, changes: Changes) -> None:
         if self.template is None:
-            if self.layout is None and self._drawable and model.worth_building_live(
-                    self.layout_after):
-                self._start_layout()
+            if self.layout is None and model.worth_building_live(self.layout_after):
+                self._ensure_layout()
             self._ready(wait=False)  # coloured from the model when made
             return
         assert self.layout is not None
@@ -190,8 +193,7 @@ class GraphView:
             self.widget.value = value
 
     def finish(self, model: JobModel) -> None:
-        if self.layout is None and self._drawable:
-            self._start_layout()  # a big graph of a job that ended before LAYOUT_AFTER
+        self._ensure_layout()  # a big graph of a job that ended before it was due
         self._ready(wait=True)
         if self.template is not None and self.layout is not None:
             self._refresh_nodes(model, set(range(len(self.layout.sizes))))
