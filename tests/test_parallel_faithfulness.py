@@ -10,33 +10,11 @@ type, message, and the line of the innermost ``Cell In[n], line k`` frame.
 
 from __future__ import annotations
 
-import os
-import re
-import shutil
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from kernel_session import ExecResult, KernelSession
-
-TIMING = re.compile(r"^(CPU times|Wall time):.*$", re.MULTILINE)
-FILENAME_IN_MESSAGE = re.compile(r"\((?:[^,()]+\.py|<[^>]+>), line (\d+)\)")
-
-
-@dataclass(frozen=True)
-class Case:
-    id: str
-    setup: str
-    cell: str
-    # Sanity check on the plain run, so a case cannot pass vacuously.
-    check: Callable[[dict[str, Any]], bool] | None = None
-    marks: tuple[Any, ...] = ()
-
-
-def names(outcome: dict[str, Any]) -> dict[str, Any]:
-    return outcome["namespace"]["names"]
-
+from kernel_session import KernelSession
+from plain_vs_parallel import Case, compare_plain_and_parallel, names
 
 CASES: list[Case] = [
     Case(
@@ -431,85 +409,6 @@ CASES: list[Case] = [
         "sys.stderr.write('e1\\n')\nprint('o1')\nsys.stderr.write('e2\\n')\nv = 3\n",
     ),
 ]
-
-
-def _files(directory: str) -> dict[str, str]:
-    out = {}
-    for name in sorted(os.listdir(directory)):
-        path = os.path.join(directory, name)
-        if os.path.isfile(path):
-            with open(path) as f:
-                out[name] = f.read()
-        else:
-            out[name] = "<dir>"
-    return out
-
-
-def _outputs(res: ExecResult) -> list[tuple[str, Any]]:
-    """Displays and results in order, with the stream text between them.
-
-    ipykernel flushes stdout and stderr on separate 0.2 s timers, so how the
-    two streams interleave between two displays is timing, not meaning (two
-    identical plain runs differ); each stream's text and every stream-vs-display
-    order is compared exactly (ipykernel flushes both streams before a display).
-    """
-    out: list[tuple[str, Any]] = []
-    for kind, payload in res.outputs:
-        if kind.startswith("stream:"):
-            name = kind.split(":", 1)[1]
-            if not out or out[-1][0] != "streams":
-                out.append(("streams", {"stdout": "", "stderr": ""}))
-            out[-1][1][name] += TIMING.sub(r"\1: <t>", payload)
-        else:
-            out.append((kind, payload))
-    return out
-
-
-def _error_key(res: ExecResult) -> tuple[Any, ...] | None:
-    err = res.error
-    if err is None:
-        return None
-    frames = [("this" if n == res.execution_count else "other", k) for n, k in err.cell_lines()]
-    evalue = FILENAME_IN_MESSAGE.sub(r"(<cell>, line \1)", err.evalue)
-    return (err.ename, evalue, frames[-1] if frames else None)
-
-
-def run_cell(
-    kernel: KernelSession, setup: str, cell: str, tmp_dir: str, parallel: bool
-) -> dict[str, Any]:
-    """Run setup + cell in a fresh namespace; return everything the user could observe."""
-    kernel.reset()
-    shutil.rmtree(tmp_dir, ignore_errors=True)
-    os.makedirs(tmp_dir)
-    if setup:
-        kernel.run_ok(setup.replace("@TMP@", tmp_dir))
-    code = cell.replace("@TMP@", tmp_dir)
-    res = kernel.execute("%%parallel\n" + code if parallel else code, timeout=60)
-    return {
-        "status": res.status,
-        "stdout": TIMING.sub(r"\1: <t>", res.stdout),
-        "stderr": res.stderr,
-        "outputs": _outputs(res),
-        "results": res.results,
-        "error": _error_key(res),
-        "namespace": kernel.snapshot(),
-        "files": _files(tmp_dir),
-        "_traceback": res.error.text if res.error else "",
-    }
-
-
-def compare_plain_and_parallel(
-    kernel: KernelSession, setup: str, cell: str, tmp_dir: str
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    plain = run_cell(kernel, setup, cell, tmp_dir, parallel=False)
-    par = run_cell(kernel, setup, cell, tmp_dir, parallel=True)
-    tb_plain, tb_par = plain.pop("_traceback"), par.pop("_traceback")
-    for key in plain:
-        assert par[key] == plain[key], (
-            f"{key} differs under %%parallel\ncell:\n{cell}\nplain traceback:\n{tb_plain}\n"
-            f"parallel traceback:\n{tb_par}"
-        )
-    return plain, par
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=c.marks) for c in CASES])

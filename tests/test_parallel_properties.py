@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import NonInteractiveExampleWarning
 from kernel_session import KernelSession
-from test_parallel_faithfulness import compare_plain_and_parallel
+from plain_vs_parallel import compare_plain_and_parallel
 
 SETUP = """\
 a = 1
