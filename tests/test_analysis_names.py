@@ -80,9 +80,14 @@ def test_discarded_call_is_an_effect_that_may_change_its_arguments():
     assert f.effect and f.discarded_call and f.mutates >= {"x", "y"}
 
 
-def test_final_expression_is_not_an_effect_by_itself():
+def test_final_call_is_ordered_like_other_discarded_calls():
+    # A bare call on the last line is shown, but it is made for what it does too.
     f = facts("f(x)", is_last=True)
-    assert not f.effect and not f.mutates
+    assert f.effect and f.mutates >= {"x"} and not f.discarded_call
+
+
+def test_final_name_is_not_an_effect():
+    assert not facts("x", is_last=True).effect
 
 
 def test_discarded_name_is_harmless():

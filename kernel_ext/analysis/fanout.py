@@ -203,7 +203,7 @@ def _comprehension(node: ast.Assign, ctx: FanOutContext) -> FanOut | None:
 
 def _pure(node: ast.stmt, ctx: FanOutContext) -> bool:
     """No effect, no in-place change, nothing consumed, nothing hidden."""
-    facts = statement_facts(node, ctx.env, is_last=True)
+    facts = statement_facts(node, ctx.env, value_only=True)
     lambdas = [f for f in facts.functions if f.name is None]
     hidden = ctx.resolver.of_names(facts.reads, lambdas)
     return not (
@@ -253,6 +253,8 @@ def _for_loop(node: ast.For, ctx: FanOutContext) -> FanOut | None:
         n.id for n in ast.walk(node.iter) if isinstance(n, ast.Name)
     ) | frozenset(n.id for n in ast.walk(node.iter) if isinstance(n, ast.Name))
     hidden = ctx.resolver.of_names(n.id for n in body_nodes if isinstance(n, ast.Name))
+    if hidden.reads & (targets | written):
+        return None  # a function the body calls reads the loop's variable as a global
     for name in names:
         if name in hidden.reads:
             return None

@@ -36,6 +36,13 @@ from kernel_ext.analysis.names import (
     class_body_functions,
     receiver_roots,
 )
+from kernel_ext.analysis.state import (
+    FUNCTION_STATE,
+    class_def_state,
+    def_state_reason,
+    default_names,
+    value_state,
+)
 
 _MAX_NAMES = 500  # bound on the transitive closure; past it we give up and go opaque
 
@@ -48,6 +55,8 @@ class Hidden:
     writes: frozenset[str] = frozenset()
     effect: bool = False
     opaque: bool = False
+    self_writes: bool = False  # touching a name that reaches this changes that name's object
+    notes: frozenset[str] = frozenset()  # why, in words (for --explain)
 
     def __or__(self, other: Hidden) -> Hidden:
         return Hidden(
@@ -55,6 +64,8 @@ class Hidden:
             self.writes | other.writes,
             self.effect or other.effect,
             self.opaque or other.opaque,
+            self.self_writes or other.self_writes,
+            self.notes | other.notes,
         )
 
 
@@ -371,6 +382,7 @@ class HiddenResolver:
     _params: dict[int, ParamMutation] = field(default_factory=dict)
     _params_consulted: set[str] = field(default_factory=set)
     _params_busy: set[int] = field(default_factory=set)
+    _by_id: dict[int, list[str]] | None = None
 
     def bind(self, name: str, binding: CellBinding) -> None:
         """Record that the cell (re)bound `name`: later lookups see this, not the namespace."""
@@ -467,31 +479,37 @@ class HiddenResolver:
         extra = tuple(extra)
         reads: set[str] = set()
         writes: set[str] = set()
+        notes: set[str] = set()
         effect = opaque = False
         roots = list(names)
         for body in extra:
             hidden, mentioned = self._body(body)
             reads |= hidden.reads
             writes |= hidden.writes
+            notes |= hidden.notes
             effect, opaque = effect or hidden.effect, opaque or hidden.opaque
             roots.extend(mentioned)
         reached: set[str] = set()
         memo = self._memo
         for root in roots:
-            if root in reached:
-                continue  # its closure is already in (closures are closed)
             known = memo.get(root)
             closure, hidden = known if known is not None else self._closure(root)
+            if hidden.self_writes:
+                writes.add(root)  # `c.value` runs a property that may change c
+            if root in reached:
+                continue  # its closure is already in (closures are closed)
             reached |= closure
             if hidden is not _NOTHING:
                 reads |= hidden.reads
                 writes |= hidden.writes
+                notes |= hidden.notes
                 effect, opaque = effect or hidden.effect, opaque or hidden.opaque
         if len(reached) > _MAX_NAMES:
             return self._walk(names, extra)
         if not (reads or writes or effect or opaque):
             return _NOTHING  # the usual answer: no need for a new one
-        return Hidden(frozenset(reads), frozenset(writes), effect, opaque)
+        return Hidden(frozenset(reads), frozenset(writes), effect, opaque,
+                      notes=frozenset(notes))
 
     def _closure(self, root: str) -> tuple[frozenset[str], Hidden]:
         memo = self._memo
@@ -500,7 +518,8 @@ class HiddenResolver:
             return known
         reads: set[str] = set()
         writes: set[str] = set()
-        effect = opaque = False
+        notes: set[str] = set()
+        effect = opaque = self_writes = False
         seen: set[str] = set()
         todo = [root]
         while todo:
@@ -521,9 +540,12 @@ class HiddenResolver:
             if hidden is not _NOTHING:
                 reads |= hidden.reads
                 writes |= hidden.writes
+                notes |= hidden.notes
                 effect, opaque = effect or hidden.effect, opaque or hidden.opaque
-        if reads or writes or effect or opaque:
-            hidden = Hidden(frozenset(reads), frozenset(writes), effect, opaque)
+                self_writes = self_writes or hidden.self_writes
+        if reads or writes or effect or opaque or self_writes:
+            hidden = Hidden(frozenset(reads), frozenset(writes), effect, opaque, self_writes,
+                            frozenset(notes))
         else:
             hidden = _NOTHING
         known = memo[root] = (frozenset(seen), hidden)
@@ -556,6 +578,8 @@ class HiddenResolver:
                 reads |= hidden.reads
                 writes |= hidden.writes
                 effect, opaque = effect or hidden.effect, opaque or hidden.opaque
+                if hidden.self_writes and name in names:
+                    writes.add(name)
             todo.extend(mentioned)
         return Hidden(frozenset(reads), frozenset(writes), effect, opaque)
 
@@ -575,9 +599,61 @@ class HiddenResolver:
             if name not in self.namespace:
                 cached = _NOTHING, frozenset()
             else:
-                cached = self._value(self.namespace[name])
+                value = self.namespace[name]
+                cached = self._with_state(name, value, *self._value(value))
             self._ns_cache[name] = cached
         return cached
+
+    def _with_state(
+        self, name: str, value: object, hidden: Hidden, mentioned: frozenset[str]
+    ) -> tuple[Hidden, frozenset[str]]:
+        """Add the state a namespace value keeps out of sight (see `state.value_state`)."""
+        if type(value) in _PLAIN_SCALARS:
+            return hidden, mentioned
+        state = value_state(value)
+        if state.reason is None and not state.functions and not state.reaches and not (
+            state.access_runs_code
+        ):
+            return hidden, mentioned
+        writes: set[str] = set()
+        notes: set[str] = set()
+        if state.reason is not None:
+            writes |= {name, FUNCTION_STATE}
+            notes.add(f"touches `{name}`, {state.reason}")
+        for other in state.reaches:
+            writes.update(self._names_of(other))
+        extra = Hidden(frozenset(writes), frozenset(writes), False, False,
+                       state.access_runs_code, frozenset(notes))
+        hidden = hidden | extra
+        seen: set[int] = set()
+        todo = list(state.functions)
+        while todo:  # functions held in closures, defaults, wrappers and containers
+            func = todo.pop()
+            if id(func) in seen or len(seen) > _MAX_NAMES:
+                continue
+            seen.add(id(func))
+            inner, inner_mentioned = self._code(func.__code__)
+            hidden = hidden | inner
+            mentioned = mentioned | inner_mentioned
+            inner_state = value_state(func)
+            if inner_state.reason is not None:
+                hidden = hidden | Hidden(frozenset({FUNCTION_STATE}), frozenset({FUNCTION_STATE}),
+                                         notes=frozenset({f"touches `{name}`, which calls "
+                                                          f"{inner_state.reason}"}))
+            for other in inner_state.reaches:
+                names = frozenset(self._names_of(other))
+                hidden = hidden | Hidden(names, names)
+            todo.extend(inner_state.functions)
+        return hidden, mentioned
+
+    def _names_of(self, object_id: int) -> list[str]:
+        """Namespace names that hold the object with this id (a default, an owner...)."""
+        if self._by_id is None:
+            self._by_id = {}
+            for key, value in self.namespace.items():
+                if not key.startswith("_") and type(value) not in _PLAIN_SCALARS:
+                    self._by_id.setdefault(id(value), []).append(key)
+        return self._by_id.get(object_id, [])
 
     def _body(self, body: FunctionBody) -> tuple[Hidden, frozenset[str]]:
         if isinstance(body.node, ast.ClassDef):
@@ -593,7 +669,7 @@ class HiddenResolver:
                 effect=facts.effect,
                 opaque=facts.opaque,
             )
-        return hidden, hidden.reads
+        return hidden | _cell_def_state(body), hidden.reads | _cell_def_defaults(body)
 
     def _value(self, value: object) -> tuple[Hidden, frozenset[str]]:
         if isinstance(value, functools.partial):
@@ -633,8 +709,16 @@ class HiddenResolver:
             instructions = list(dis.get_instructions(sub))
             loaded: set[str] = set()
             stores_into_objects = False
+            line_globals: set[str] = set()  # globals loaded on the current line
+            line = None
             for i, instr in enumerate(instructions):
+                if instr.positions is not None and instr.positions.lineno != line:
+                    line, line_globals = instr.positions.lineno, set()
+                if instr.opname in ("STORE_FAST", "STORE_DEREF") and line_globals:
+                    # `buf = STATE['log']`: the local may be changed later as an object.
+                    maybe_changed |= line_globals
                 if instr.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
+                    line_globals.add(instr.argval)
                     loaded.add(instr.argval)
                     nxt = instructions[i + 1].opname if i + 1 < len(instructions) else ""
                     if nxt in ("LOAD_ATTR", "LOAD_METHOD"):
@@ -651,8 +735,8 @@ class HiddenResolver:
         effect, opaque = bool(attrs & EFFECT_METHODS), False
         for name in reads:
             kind = self._global_kind(name, attrs)
-            effect = effect or kind is CallKind.EFFECT
-            opaque = opaque or kind is CallKind.OPAQUE
+            effect = effect or kind in (CallKind.EFFECT, CallKind.UNKNOWN)
+            opaque = opaque or kind in (CallKind.OPAQUE, CallKind.SETTING)
         writes |= {name for name in maybe_changed if self._may_be_mutable(name)}
         hidden = Hidden(frozenset(reads), frozenset(writes), effect, opaque)
         return hidden, frozenset(reads)
@@ -665,7 +749,11 @@ class HiddenResolver:
             if isinstance(self.namespace[name], types.ModuleType):
                 candidates = [f"{qualname}.x", *(f"{qualname}.{a}.x" for a in attrs)]
                 kinds = {classify_qualname(c) for c in candidates}
-                return CallKind.EFFECT if CallKind.EFFECT in kinds else CallKind.PURE
+                if CallKind.SETTING in kinds:
+                    return CallKind.SETTING
+                if kinds & {CallKind.EFFECT, CallKind.UNKNOWN}:
+                    return CallKind.EFFECT
+                return CallKind.PURE
             return classify_qualname(qualname)
         if name in self.env.qualnames:
             return classify_qualname(f"{self.env.qualnames[name]}.x")
@@ -716,5 +804,34 @@ def _function_node(func: types.FunctionType) -> ast.FunctionDef | ast.AsyncFunct
 
 
 _NOTHING = Hidden()  # no hidden behaviour (identity-checked to skip merging)
+_PLAIN_SCALARS = frozenset({int, float, str, bool, bytes, complex, type(None)})
+
+
+def _cell_def_defaults(body: FunctionBody) -> frozenset[str]:
+    if isinstance(body.node, ast.ClassDef):
+        return frozenset()
+    return default_names(body.node)
+
+
+def _cell_def_state(body: FunctionBody) -> Hidden:
+    """State a function or class defined in the cell keeps (see `state`)."""
+    node = body.node
+    label = body.name or "a lambda"
+    if isinstance(node, ast.ClassDef):
+        reason, access = class_def_state(node)
+    else:
+        reason, access = def_state_reason(node), False
+        defaults = default_names(node)
+        if defaults:  # `def f(x, cols=COLUMNS)`: f may change what its default holds
+            return Hidden(defaults, defaults) | _cell_def_state_of(label, reason, access)
+    return _cell_def_state_of(label, reason, access)
+
+
+def _cell_def_state_of(label: str, reason: str | None, access: bool) -> Hidden:
+    if reason is None and not access:
+        return _NOTHING
+    state = frozenset({FUNCTION_STATE}) if reason else frozenset()
+    notes = frozenset({f"touches `{label}`, {reason}"}) if reason else frozenset()
+    return Hidden(state, state, self_writes=access or bool(reason), notes=notes)
 
 _NEVER_MUTATED = (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type)

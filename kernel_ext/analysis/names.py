@@ -10,13 +10,23 @@ from __future__ import annotations
 import ast
 import builtins
 from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from kernel_ext.analysis.effects import EFFECT_METHODS, CallKind, classify_qualname
+from kernel_ext.analysis.effects import (
+    ARGUMENT_MUTATING_METHODS,
+    EFFECT_METHODS,
+    PURE_DECORATORS,
+    CallKind,
+    classify_qualname,
+    module_state_reason,
+    string_expression_reads,
+)
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
+_NO_CALLABLES: Mapping[str, bool] = MappingProxyType({})
 _LOAD = ast.Load
 
 
@@ -32,6 +42,11 @@ class Env:
     user_names: frozenset[str] = frozenset()
     # names known to hold immutable values: method calls on them are not writes
     immutables: frozenset[str] = frozenset()
+    # names whose value, when called, cannot be seen through (a bound method, a
+    # callable object, a cached wrapper, a value the cell computed): such a call may
+    # change whatever it reaches.  Mapped to whether the value may be such a callable
+    # when merely passed on (`map(tick, xs)`).  Owned and grown by the plan builder.
+    unknown_callables: Mapping[str, bool] = field(default_factory=lambda: _NO_CALLABLES)
 
     def qualify(self, path: tuple[str, ...]) -> str | None:
         """Qualified name of a dotted call path, or None when unknown."""
@@ -45,7 +60,13 @@ class Env:
     def forgetting_immutables(self, names: frozenset[str]) -> Env:
         """This env, with `names` (rebound) no longer known to hold immutable values."""
         # Not dataclasses.replace: this runs for most statements of a long cell.
-        return Env(self.qualnames, self.modules, self.user_names, self.immutables - names)
+        return Env(
+            self.qualnames,
+            self.modules,
+            self.user_names,
+            self.immutables - names,
+            self.unknown_callables,
+        )
 
 
 _BUILTINS = vars(builtins)  # the live dict: IPython adds names (display, get_ipython) later
@@ -96,6 +117,11 @@ class NameFacts:
     global_decls: frozenset[str] = frozenset()  # `global` names (function bodies only)
     called: frozenset[str] = frozenset()  # root names of plain calls f(...) (not methods)
     call_sites: tuple[CallSite, ...] = ()  # plain-name calls and what their arguments hand over
+    # name -> names whose object it may hold, from bindings inside the statement
+    # (loop and comprehension targets, assignments in blocks): changing it changes them
+    flows: Mapping[str, frozenset[str]] = field(default_factory=lambda: _EMPTY)
+    setting: bool = False  # changes process-wide state: ordered against everything
+    notes: tuple[str, ...] = ()  # why it is ordered, in words, for --explain
 
 
 # Fields whose values are never nodes with names in them: contexts, operators,
@@ -188,6 +214,11 @@ class _Collector(ast.NodeVisitor):
     discarded: bool = False
     calls: int = 0  # Call nodes visited so far
     exempt: ast.AST | None = None  # the cell's final expression: its value is shown, not dropped
+    value_only: bool = False  # the exempt expression is judged as a value, not as a call made
+    flows: dict[str, set[str]] = field(default_factory=dict)
+    comp_mutates: set[str] = field(default_factory=set)  # comprehension locals changed in place
+    setting: bool = False
+    notes: list[str] = field(default_factory=list)
 
     # --- dispatch ----------------------------------------------------------
     # ast.NodeVisitor's visit builds the method name and looks it up for every
@@ -253,7 +284,10 @@ class _Collector(ast.NodeVisitor):
 
     def _mutate_target(self, target: ast.expr) -> None:
         if isinstance(target, ast.Attribute | ast.Subscript):
-            self.mutates |= self._outer(receiver_roots(target.value))
+            roots = receiver_roots(target.value)
+            self._note_module_store(target, roots)
+            self.mutates |= self._outer(roots)
+            self.comp_mutates |= roots - self.mutates
         elif isinstance(target, ast.Tuple | ast.List):
             for elt in target.elts:
                 self._mutate_target(elt)
@@ -263,12 +297,51 @@ class _Collector(ast.NodeVisitor):
     def _outer(self, names: frozenset[str]) -> set[str]:
         return {n for n in names if not self._is_comp_local(n)}
 
+    def _flow(self, targets: ast.expr, source: ast.expr) -> None:
+        """Names bound by `targets` may hold (part of) what `source` loads."""
+        loaded = loaded_names(source)
+        if not loaded:
+            return
+        for node in walk(targets):
+            if isinstance(node, ast.Name):
+                self.flows.setdefault(node.id, set()).update(loaded)
+
+    def _note_module_store(self, target: ast.expr, roots: frozenset[str]) -> None:
+        """`pd.options.display.max_rows = 5`, `os.environ['X'] = ...`: process-wide state."""
+        if self.in_function or not roots & self.env.modules:
+            return
+        path = call_path(target.value if isinstance(target, ast.Subscript) else target)
+        qualname = self.env.qualify(path) if path else None
+        self._setting(module_state_reason(qualname) if qualname else None, target)
+
+    def _setting(self, reason: str | None, node: ast.AST) -> None:
+        self.setting = True
+        self.opaque = True
+        what = ast.unparse(node)
+        self.notes.append(f"{reason or 'changes module state'} (`{_short(what)}`)")
+
+    def _unknown_call(self, node: ast.Call, why: str) -> None:
+        """A call the analysis cannot see through: it may change everything it is handed
+        (and the object it is a method of), and keeps its order with other effects."""
+        self.effect = True
+        roots: set[str] = set(receiver_roots(node.func))
+        for arg in node.args:
+            roots |= receiver_roots(arg)
+        for keyword in node.keywords:
+            roots |= receiver_roots(keyword.value)
+        roots -= self.env.modules
+        roots = {n for n in roots if not is_builtin_name(n, self.env)}
+        self.mutates |= self._outer(frozenset(roots))
+        self.comp_mutates |= roots - self.mutates
+        if not self.in_function:
+            self.notes.append(why)
+
     # --- statements ----------------------------------------------------------
     def visit_Expr(self, node: ast.Expr) -> None:
         fresh = not self.loads and not self.comp_scopes  # e.g. a statement of its own
         calls_before = self.calls
         self.visit(node.value)
-        if node is self.exempt:
+        if node is self.exempt and self.value_only:
             return
         # No call visited under it: look again, also where visiting does not go (lambda bodies).
         if self.calls == calls_before and not _contains_call(node.value):
@@ -288,13 +361,14 @@ class _Collector(ast.NodeVisitor):
         }
         if not self.in_function:
             self.effect = True
-            self.discarded = True
+            self.discarded = node is not self.exempt
 
     def visit_Assign(self, node: ast.Assign) -> None:
         self.visit(node.value)
         for target in node.targets:
             self._mutate_target(target)
             self.visit(target)
+            self._flow(target, node.value)
 
     def visit_AugAssign(self, node: ast.AugAssign) -> None:
         self.visit(node.value)
@@ -323,10 +397,13 @@ class _Collector(ast.NodeVisitor):
             self.visit(target)
 
     def visit_Import(self, node: ast.Import) -> None:
+        # Importing runs module code and reads sys.path and the working directory.
+        self.effect = True
         for alias in node.names:
             self.stores.add(alias.asname or alias.name.split(".")[0])
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        self.effect = True
         if node.module == "__future__":
             self.opaque = True
         for alias in node.names:
@@ -364,6 +441,7 @@ class _Collector(ast.NodeVisitor):
             if item.optional_vars is not None:
                 self._mutate_target(item.optional_vars)
                 self.visit(item.optional_vars)
+                self._flow(item.optional_vars, item.context_expr)
         for stmt in node.body:
             self.visit(stmt)
 
@@ -371,6 +449,7 @@ class _Collector(ast.NodeVisitor):
         self.visit(node.iter)
         self._mutate_target(node.target)
         self.visit(node.target)
+        self._flow(node.target, node.iter)
         for stmt in (*node.body, *node.orelse):
             self.visit(stmt)
 
@@ -406,9 +485,24 @@ class _Collector(ast.NodeVisitor):
                 if arg is not None and arg.annotation is not None:
                     self.visit(arg.annotation)
 
-    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
-        for decorator in node.decorator_list:
+    def _apply_decorators(self, decorators: list[ast.expr]) -> None:
+        """A decorator is called with the new function: `@registry.add` changes registry."""
+        for decorator in decorators:
             self.visit(decorator)
+            path = call_path(decorator.func if isinstance(decorator, ast.Call) else decorator)
+            qualname = self.env.qualify(path) if path else None
+            if qualname in PURE_DECORATORS:
+                continue
+            roots = receiver_roots(decorator.func if isinstance(decorator, ast.Call) else decorator)
+            self.mutates |= self._outer(roots) - self.env.modules
+            if isinstance(decorator, ast.Call) or (qualname and classify_qualname(qualname)
+                                                   is not CallKind.PURE):
+                self.effect = True
+                if not self.in_function:
+                    self.notes.append(f"applies the decorator `{_short(ast.unparse(decorator))}`")
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        self._apply_decorators(node.decorator_list)
         self._visit_arguments(node.args)
         if node.returns is not None and not self.in_function:
             self.visit(node.returns)
@@ -422,7 +516,8 @@ class _Collector(ast.NodeVisitor):
         self.functions.append(FunctionBody(None, node))
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
-        for expr in (*node.decorator_list, *node.bases, *node.keywords):
+        self._apply_decorators(node.decorator_list)
+        for expr in (*node.bases, *node.keywords):
             self.visit(expr)
         # The class body runs now, in its own scope; its methods run later.
         body = _Collector(self.env, in_function=True)
@@ -447,6 +542,7 @@ class _Collector(ast.NodeVisitor):
                     self.visit(gen.target)
                 finally:
                     self.binding_comp_target = False
+                self._flow(gen.target, gen.iter)
                 for cond in gen.ifs:
                     self.visit(cond)
                 if gen.is_async and not self.in_function:
@@ -477,34 +573,93 @@ class _Collector(ast.NodeVisitor):
         nargs = len(node.args) + len(node.keywords)
         path = call_path(node.func)
         kind = CallKind.PURE
+        qualname = None
         if path is not None and not self._is_comp_local(path[0]):
             qualname = self.env.qualify(path)
             if qualname is not None:
                 kind = classify_qualname(qualname, nargs)
+            elif len(path) == 1 and path[0] in self.env.unknown_callables:
+                kind = CallKind.UNKNOWN
             if len(path) == 1:
                 self.called.add(path[0])
                 if not is_builtin_name(path[0], self.env):
                     self.call_sites.append(self._call_site(path[0], node))
-        if kind is CallKind.PURE and isinstance(node.func, ast.Attribute):
-            if node.func.attr in EFFECT_METHODS:
+        elif path is None and not isinstance(node.func, ast.Attribute):
+            kind = CallKind.UNKNOWN  # getattr(o, m)(), handlers[k](), make()(), ...
+        if kind is CallKind.PURE:
+            kind = self._kind_of_callbacks(node)
+        if isinstance(node.func, ast.Attribute):
+            if kind is CallKind.PURE and node.func.attr in EFFECT_METHODS:
                 kind = CallKind.EFFECT
+            if qualname is not None and kind is not CallKind.SETTING and path and len(path) > 2:
+                reason = module_state_reason(qualname)
+                if reason is not None:
+                    self._setting(reason, node.func)
             roots = receiver_roots(node.func.value)
             # A method call may change its receiver (and whatever it is part of).
             self.mutates |= self._outer(roots) - self.env.modules - self.env.immutables
+            self.comp_mutates |= roots - self.mutates
+            if node.func.attr in ARGUMENT_MUTATING_METHODS and node.args:
+                self._mutate_argument(node.args[0])
+        for keyword in node.keywords:
+            if keyword.arg == "out":  # numpy's out=: the result is written into it
+                self._mutate_argument(keyword.value)
+        if qualname is None and isinstance(node.func, ast.Attribute) and (
+            node.func.attr in ("query", "eval")
+        ):
+            qualname = "pandas.DataFrame." + node.func.attr  # df.query('a > @cutoff')
+        for expression in string_expression_reads(qualname, node) if qualname else ():
+            if "<string expression>" in expression:
+                self.opaque = True
+                self.notes.append("evaluates an expression built at run time")
+            else:
+                self.loads |= self._outer(expression)
         if kind is CallKind.OPAQUE or (path is not None and path[0] == "get_ipython"):
             self.opaque = True  # magics and shell commands after IPython's transforms
         elif kind is CallKind.EFFECT:
             self.effect = True
+        elif kind is CallKind.SETTING:
+            self._setting(module_state_reason(qualname or ""), node.func)
+        elif kind is CallKind.UNKNOWN:
+            what = _short(ast.unparse(node.func))
+            self._unknown_call(node, f"calls `{what}`, which the analysis cannot see through")
         elif kind is CallKind.MUTATES_FIRST_ARG and node.args:
-            self.mutates |= self._outer(receiver_roots(node.args[0]))
+            self._mutate_argument(node.args[0])
+
+    def _mutate_argument(self, arg: ast.expr) -> None:
+        roots = receiver_roots(arg)
+        self.mutates |= self._outer(roots)
+        self.comp_mutates |= roots - self.mutates
+
+    def _kind_of_callbacks(self, node: ast.Call) -> CallKind:
+        """A library function handed `random.random` or `obj.method` calls it: the call
+        is as effectful as its callbacks (notebook functions are charged elsewhere)."""
+        kind = CallKind.PURE
+        for arg in (*node.args, *(k.value for k in node.keywords)):
+            path = call_path(arg)
+            if path is None or self._is_comp_local(path[0]):
+                continue
+            qualname = self.env.qualify(path)
+            if qualname is not None:
+                inner = classify_qualname(qualname, 1)
+                if inner in (CallKind.EFFECT, CallKind.UNKNOWN, CallKind.SETTING):
+                    return CallKind.EFFECT
+                if inner is CallKind.MUTATES_FIRST_ARG:
+                    kind = CallKind.EFFECT
+            elif len(path) == 1 and self.env.unknown_callables.get(path[0]):
+                return CallKind.EFFECT
+        return kind
 
     def _call_site(self, func: str, node: ast.Call) -> CallSite:
         env = self.env
 
         def handed(expr: ast.expr) -> frozenset[str]:
-            return frozenset(
-                self._outer(receiver_roots(expr)) - env.modules - env.immutables
-            )
+            roots = receiver_roots(expr)
+            # A comprehension's own variable hands over what it iterates over.
+            inner = {n for n in roots if self._is_comp_local(n)}
+            for name in inner:
+                roots = roots | self.flows.get(name, set())
+            return frozenset(self._outer(roots) - env.modules - env.immutables)
 
         positional: list[frozenset[str]] = []
         starred: set[str] = set()
@@ -525,6 +680,7 @@ class _Collector(ast.NodeVisitor):
         )
 
     def facts(self, *, discarded_call: bool = False) -> NameFacts:
+        flows = self._closed_flows()  # first: it charges changed comprehension locals
         return NameFacts(
             reads=frozenset(self.loads),
             binds=frozenset(self.stores),
@@ -536,7 +692,36 @@ class _Collector(ast.NodeVisitor):
             global_decls=frozenset(self.global_decls),
             called=frozenset(self.called),
             call_sites=tuple(self.call_sites),
+            flows=flows,
+            setting=self.setting,
+            notes=tuple(dict.fromkeys(self.notes)),
         )
+
+    def _closed_flows(self) -> Mapping[str, frozenset[str]]:
+        """Flows, with comprehension locals changed in place charged to what they iterate."""
+        if not self.flows:
+            return _EMPTY
+        flows = {name: frozenset(sources) for name, sources in self.flows.items()}
+        for name in self.comp_mutates:
+            self.mutates |= close_over_flows({name}, flows) - {name}
+        return MappingProxyType(flows)
+
+
+def close_over_flows(names: AbstractSet[str], flows: Mapping[str, AbstractSet[str]]) -> set[str]:
+    """`names` and every name whose object one of them may hold, through `flows`."""
+    out = set(names)
+    todo = [n for n in names if n in flows]
+    while todo:
+        for source in flows.get(todo.pop(), ()):
+            if source not in out:
+                out.add(source)
+                todo.append(source)
+    return out
+
+
+def _short(text: str, width: int = 50) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _leaf(collector: _Collector, node: ast.AST) -> None:
@@ -562,15 +747,20 @@ def _contains_call(expr: ast.expr) -> bool:
     return any(isinstance(n, ast.Call | ast.Await) for n in walk(expr))
 
 
-def statement_facts(node: ast.stmt, env: Env, *, is_last: bool = False) -> NameFacts:
+def statement_facts(
+    node: ast.stmt, env: Env, *, is_last: bool = False, value_only: bool = False
+) -> NameFacts:
     """Facts for one top-level cell statement.
 
     An expression statement (anywhere in the statement, e.g. a loop body)
     that calls something throws the result away, so it is assumed to be called
     for its effect: it counts as an effect that may change every name it
-    reads.  The cell's final expression is exempt: its value is displayed.
+    reads.  The cell's final expression is displayed, but a call there is still
+    made for what it does: it is ordered like any other (`value_only` judges
+    the expression as a value only, for the fan-out's purity checks).
     """
-    collector = _Collector(env, exempt=node if is_last else None)
+    collector = _Collector(env, exempt=node if is_last or value_only else None,
+                           value_only=value_only)
     collector.visit(node)
     return collector.facts(discarded_call=collector.discarded)
 
@@ -593,8 +783,11 @@ def body_facts(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda, env: E
     for stmt in body:
         collector.visit(stmt)
     local = (params | collector.stores) - collector.global_decls
+    facts = collector.facts()
+    # `buf = STATE['log']; buf.append(x)` changes STATE: follow locals to what they hold.
+    changed = close_over_flows(facts.mutates, facts.flows)
     reads = set(collector.loads - local)
-    mutates = set(collector.mutates - local)
+    mutates = set(changed - local)
     binds = set(collector.stores & collector.global_decls)
     effect, opaque = collector.effect, collector.opaque
     for inner in collector.functions:

@@ -23,7 +23,20 @@ from typing import Any, TypeVar
 from kernel_ext.analysis.effects import IMMUTABLE_TYPES, is_immutable, qualname_of
 from kernel_ext.analysis.fanout import FanOut, FanOutContext, detect_fanout, may_fan_out
 from kernel_ext.analysis.hidden import CellBinding, HiddenResolver
-from kernel_ext.analysis.names import Env, NameFacts, is_builtin_name, statement_facts
+from kernel_ext.analysis.names import (
+    Env,
+    NameFacts,
+    close_over_flows,
+    is_builtin_name,
+    statement_facts,
+)
+from kernel_ext.analysis.state import (
+    is_generator_def,
+    is_generator_function,
+    is_notebook_function,
+    may_finalize,
+    value_state,
+)
 from kernel_ext.analysis.syntax import check_compiles
 
 EFFECT = "<effect>"
@@ -74,6 +87,7 @@ class Statement:
     produces_value: bool  # the last statement, when a bare expression (shown as Out[n])
     deps: tuple[Edge, ...]  # direct edges to earlier statements, ascending by `before`
     fanout: FanOut | None  # set when its iterations can run as separate tasks
+    notes: tuple[str, ...] = ()  # why it is ordered as it is, in words (for --explain)
 
 
 @dataclass(frozen=True)
@@ -104,6 +118,7 @@ class CellPlan:
                 flags.append(f"fan-out: {stmt.fanout.describe()}")
             suffix = f"  [{', '.join(flags)}]" if flags else ""
             lines.append(f"#{stmt.index} (line {stmt.lineno}) {short}{suffix}")
+            lines.extend(f"    {note}" for note in stmt.notes)
             if not stmt.deps:
                 lines.append("    runs independently")
             for edge in stmt.deps:
@@ -148,6 +163,7 @@ def _initial_env(ns: Mapping[str, object], tree: ast.Module) -> Env:
     qualnames: dict[str, str] = {}
     modules: set[str] = set()
     immutables: set[str] = set()
+    unknown: dict[str, bool] = {}
     for name, value in ns.items():
         if type(value) in _PLAIN_DATA:  # the bulk of a namespace: no qualname, not a module
             if type(value) in IMMUTABLE_TYPES:
@@ -160,13 +176,26 @@ def _initial_env(ns: Mapping[str, object], tree: ast.Module) -> Env:
         qualname = qualname_of(value)
         if qualname is not None and not qualname.startswith("__main__."):
             qualnames[name] = qualname
+        elif _is_unknown_callable(value):
+            unknown[name] = True
     bound = _names_bound_anywhere(tree)
     return Env(
         qualnames=MappingProxyType(qualnames),
         modules=frozenset(modules),
         user_names=frozenset(ns) | bound,
         immutables=frozenset(immutables),
+        unknown_callables=unknown,  # grown by the builder as the cell binds values
     )
+
+
+def _is_unknown_callable(value: object) -> bool:
+    """A callable whose call the analysis cannot follow: a bound method, a callable
+    object, a cached wrapper, a notebook function that keeps state of its own."""
+    if not callable(value) or isinstance(value, type):
+        return False
+    if is_notebook_function(value):
+        return value_state(value).reason is not None
+    return not isinstance(value, types.FunctionType)
 
 
 def _names_bound_anywhere(tree: ast.Module) -> frozenset[str]:
@@ -349,6 +378,9 @@ class _Builder:
     aliases: _Aliases = field(default_factory=_Aliases)
     consumable: set[str] = field(default_factory=set)
     bound_in_cell: set[str] = field(default_factory=set)
+    # names whose object may run code when its last reference goes (`__del__`, files)
+    finalizable: set[str] = field(default_factory=set)
+    generator_functions: set[str] = field(default_factory=set)
     resolver: HiddenResolver = field(init=False)
     lines: list[bytes] = field(init=False)  # the source's lines, UTF-8, as AST offsets count
 
@@ -356,12 +388,18 @@ class _Builder:
         self.resolver = HiddenResolver(self.ns, self.env)
         self.lines = [line.encode() for line in self.source.splitlines()]
         self.aliases.seed_from_namespace(self.ns, self.env.user_names)
-        self.consumable = {
-            name
-            for name, value in self.ns.items()
-            if isinstance(value, types.GeneratorType)
-            or (hasattr(value, "__next__") and hasattr(value, "__iter__"))
-        }
+        self.consumable = set()
+        for name, value in self.ns.items():
+            if type(value) in _PLAIN_DATA:
+                continue
+            if isinstance(value, types.GeneratorType) or (
+                hasattr(value, "__next__") and hasattr(value, "__iter__")
+            ):
+                self.consumable.add(name)
+            if may_finalize(value):
+                self.finalizable.add(name)
+            if is_generator_function(value):
+                self.generator_functions.add(name)
 
     def add(self, index: int, node: ast.stmt, *, is_last: bool) -> None:
         facts = statement_facts(node, self.env, is_last=is_last)
@@ -371,10 +409,17 @@ class _Builder:
         reads = facts.reads | hidden.reads
         handed = self.resolver.argument_writes(facts.call_sites) if facts.call_sites else _NONE
         changed = facts.mutates | hidden.writes | consumed | handed
+        if facts.flows:  # `for row in rows: row.append(0)` changes rows
+            changed = frozenset(close_over_flows(changed, facts.flows))
         expanded = self.aliases.expand(changed)
         writes = facts.binds | expanded if facts.binds else expanded
         effect = facts.effect or hidden.effect
         opaque = facts.opaque or hidden.opaque
+        notes = (*facts.notes, *sorted(hidden.notes))
+        finalizes = self._finalizes(node, facts)
+        if finalizes:
+            effect = True
+            notes = (*notes, f"may run finalizers (`del` or rebinding {', '.join(finalizes)})")
         produces_value = is_last and isinstance(node, ast.Expr)
         fanout = (
             None
@@ -402,8 +447,19 @@ class _Builder:
                 produces_value=produces_value,
                 deps=deps,
                 fanout=fanout,
+                notes=notes,
             )
         )
+
+    def _finalizes(self, node: ast.stmt, facts: NameFacts) -> list[str]:
+        """Names whose old object may be finalized by this statement (`del f`, `f = None`)."""
+        if isinstance(node, ast.Delete):
+            return sorted(
+                t.id for t in node.targets if isinstance(t, ast.Name)
+            ) or []
+        if not facts.binds or isinstance(node, ast.AugAssign):
+            return []
+        return sorted(facts.binds & self.finalizable)
 
     def _fanout_context(self) -> FanOutContext:
         return FanOutContext(
@@ -570,7 +626,8 @@ class _Builder:
         if binds:
             forget = isinstance(node, _FORGETS_ALIASES)
             augmented = isinstance(node, ast.AugAssign)
-            iterator = _makes_iterator(node)
+            iterator = _makes_iterator(node) or self._calls_generator(node, facts)
+            finalizable = facts.effect or bool(facts.called - self.env.modules)
             functions = facts.functions
             for name in binds:
                 self.bound_in_cell.add(name)
@@ -584,8 +641,45 @@ class _Builder:
                     self.consumable.add(name)
                 else:
                     self.consumable.discard(name)
+                if finalizable:
+                    self.finalizable.add(name)
+                else:
+                    self.finalizable.discard(name)
+                self._track_callable(node, name)
         self.env = _rebind_env(env, node, binds)
         self.resolver.env = self.env
+
+    def _track_callable(self, node: ast.stmt, name: str) -> None:
+        """Calling a name the cell bound to a computed value cannot be seen through."""
+        unknown = self.env.unknown_callables
+        assert isinstance(unknown, dict)
+        value = getattr(node, "value", None)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Import
+                      | ast.ImportFrom) or isinstance(value, ast.Lambda):
+            unknown.pop(name, None)
+            if is_generator_def(node):
+                self.generator_functions.add(name)
+            else:
+                self.generator_functions.discard(name)
+        else:
+            unknown[name] = _may_yield_callable(value)
+            self.generator_functions.discard(name)
+
+    def _calls_generator(self, node: ast.stmt, facts: NameFacts) -> bool:
+        """`g = numbers()` with a generator function, or a call the analysis cannot see
+        through (which may return an iterator): reading `g` consumes it."""
+        value = getattr(node, "value", None)
+        if not isinstance(value, ast.Call):
+            return False
+        func = value.func
+        if isinstance(func, ast.Name):
+            if func.id in self.generator_functions or func.id in self.env.unknown_callables:
+                return True
+            qualname = self.env.qualnames.get(func.id)
+            return qualname is not None and qualname.startswith("itertools.")
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+            return self.env.qualnames.get(func.value.id) == "itertools"
+        return not isinstance(func, ast.Attribute)
 
 
 @dataclass(frozen=True)
@@ -614,6 +708,27 @@ def _add_to_each(table: dict[K, set[V]], keys: Iterable[K], item: V) -> None:
     for key in keys - table.keys():
         table[key] = set()
     deque(map(set.add, map(table.__getitem__, keys), repeat(item)), maxlen=0)
+
+
+def _may_yield_callable(value: ast.expr | None) -> bool:
+    """Whether an expression may give a callable with state of its own: an attribute
+    (`counter.__next__`), an item (`handlers[k]`), a name, or a call that is not a
+    plain data constructor (`getattr(o, m)`, `partial(f)`, `make_counter()`)."""
+    if value is None or isinstance(value, ast.Constant | ast.List | ast.Tuple | ast.Dict
+                                   | ast.Set | ast.ListComp | ast.SetComp | ast.DictComp
+                                   | ast.BinOp | ast.UnaryOp | ast.Compare | ast.BoolOp
+                                   | ast.JoinedStr):
+        return False
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Name):
+        return value.func.id not in _DATA_BUILTINS
+    return True
+
+
+_DATA_BUILTINS = frozenset(
+    {"len", "sum", "min", "max", "sorted", "list", "dict", "set", "tuple", "str", "int",
+     "float", "abs", "round", "range", "bool", "repr", "frozenset", "bytes", "divmod", "pow",
+     "any", "all", "hash", "ord", "chr", "format", "isinstance", "issubclass", "type", "id"}
+)
 
 
 def _makes_iterator(node: ast.stmt) -> bool:
