@@ -33,6 +33,7 @@ from kernel_ext.analysis.names import (
     Env,
     FunctionBody,
     body_facts,
+    call_path,
     class_body_functions,
     receiver_roots,
 )
@@ -669,7 +670,7 @@ class HiddenResolver:
                 effect=facts.effect,
                 opaque=facts.opaque,
             )
-        return hidden | _cell_def_state(body), hidden.reads | _cell_def_defaults(body)
+        return hidden | _cell_def_state(body, self.env), hidden.reads | _cell_def_defaults(body)
 
     def _value(self, value: object) -> tuple[Hidden, frozenset[str]]:
         if isinstance(value, functools.partial):
@@ -813,7 +814,7 @@ def _cell_def_defaults(body: FunctionBody) -> frozenset[str]:
     return default_names(body.node)
 
 
-def _cell_def_state(body: FunctionBody) -> Hidden:
+def _cell_def_state(body: FunctionBody, env: Env) -> Hidden:
     """State a function or class defined in the cell keeps (see `state`)."""
     node = body.node
     label = body.name or "a lambda"
@@ -821,6 +822,11 @@ def _cell_def_state(body: FunctionBody) -> Hidden:
         reason, access = class_def_state(node)
     else:
         reason, access = def_state_reason(node), False
+        for default in (*node.args.defaults, *node.args.kw_defaults):
+            path = call_path(default) if default is not None else None
+            qualname = env.qualify(path) if path else None
+            if qualname is not None and classify_qualname(qualname) is not CallKind.PURE:
+                reason = reason or f"a function whose default `{qualname}` has state of its own"
         defaults = default_names(node)
         if defaults:  # `def f(x, cols=COLUMNS)`: f may change what its default holds
             return Hidden(defaults, defaults) | _cell_def_state_of(label, reason, access)

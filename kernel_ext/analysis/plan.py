@@ -415,7 +415,7 @@ class _Builder:
         writes = facts.binds | expanded if facts.binds else expanded
         effect = facts.effect or hidden.effect
         opaque = facts.opaque or hidden.opaque
-        notes = (*facts.notes, *sorted(hidden.notes))
+        notes = _notes(facts.notes, hidden.notes)
         finalizes = self._finalizes(node, facts)
         if finalizes:
             effect = True
@@ -708,6 +708,17 @@ def _add_to_each(table: dict[K, set[V]], keys: Iterable[K], item: V) -> None:
     for key in keys - table.keys():
         table[key] = set()
     deque(map(set.add, map(table.__getitem__, keys), repeat(item)), maxlen=0)
+
+
+def _notes(own: tuple[str, ...], hidden: AbstractSet[str]) -> tuple[str, ...]:
+    """The statement's reasons in words; a generic "cannot see through" note gives way
+    to the specific one about the same name (`touches `tag`, a closure that ...`)."""
+    specific = {note.split("`")[1] for note in hidden if note.startswith("touches `")}
+    kept = [
+        note for note in own
+        if not (note.startswith("calls `") and note.split("`")[1] in specific)
+    ]
+    return (*kept, *sorted(hidden))
 
 
 def _may_yield_callable(value: ast.expr | None) -> bool:

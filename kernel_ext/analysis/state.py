@@ -18,7 +18,7 @@ import types
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from kernel_ext.analysis.effects import is_immutable, qualname_of
+from kernel_ext.analysis.effects import CallKind, classify_qualname, is_immutable, qualname_of
 
 FUNCTION_STATE = "<function state>"  # state kept by notebook functions and their wrappers
 _MAX_SCAN = 1000  # elements of a container looked at for the callables it holds
@@ -113,6 +113,13 @@ def _function_state(func: types.FunctionType) -> ValueState:
     for default in defaults:
         if is_notebook_function(default):
             functions.append(default)
+        elif callable(default) and not isinstance(default, type):
+            # `def f(x, draw=random.random)`: the default is called with hidden state
+            qualname = qualname_of(default)
+            if qualname is None or classify_qualname(qualname) is not CallKind.PURE:
+                reasons.append(f"a function whose default `{qualname or default!r}` "
+                               "has state of its own")
+                reaches.add(id(default))
         elif not _harmless(default):
             reasons.append("a function with a mutable default argument")
             reaches.add(id(default))
