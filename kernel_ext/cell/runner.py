@@ -37,11 +37,11 @@ from kernel_ext.cell.output import (
     routed_output,
 )
 from kernel_ext.cell.shipping import (
-    bind_outputs,
     can_ship,
     explain_not_sendable,
-    gather_inputs,
-    run_shipped,
+    prepare_shipment,
+    run_in_worker,
+    settle_shipped,
 )
 from kernel_ext.cell.tracebacks import mark_for_cell
 from kernel_ext.errors import JobCancelledError, NotSendableError
@@ -91,6 +91,8 @@ class CellRun:
         self._before_statement = before_statement  # e.g. check earlier background jobs
         self._routing_held = False  # background: output routing acquired, not yet released
         self._lock = threading.Lock()
+        # --processes: statements the kernel ran itself, and why (copies would differ)
+        self.ran_in_kernel: dict[int, str] = {}
         self.job = Job(
             Graph(task for stmt in plan.statements for task in self._tasks(stmt)),
             list(range(count)),
@@ -110,11 +112,11 @@ class CellRun:
         if self.options.backend != "processes" or not can_ship(stmt):
             return [self._task(stmt, frozenset(deps), self._statement_runner(stmt))]
         code, _ = self._compile(stmt)
+        shipment = functools.partial(prepare_shipment, self.ns, code)
         remote = Task(
             key=("worker", stmt.index),
-            func=run_shipped,
-            args=(code, Call(functools.partial(gather_inputs, self.ns), (tuple(stmt.reads),)),
-                  tuple(sorted(stmt.writes))),
+            func=run_in_worker,
+            args=(Call(shipment, (tuple(sorted(stmt.reads)), tuple(sorted(stmt.writes)))),),
             deps=frozenset(deps),
             group=f"line {stmt.lineno} (worker)",
         )
@@ -184,16 +186,25 @@ class CellRun:
         run_statement.__qualname__ = f"statement_{index}"
         return run_statement
 
-    def _binding_runner(self, stmt: Statement) -> Callable[[dict[str, Any]], None]:
-        """Bind what a statement computed in a worker process, with the usual bookkeeping."""
+    def _binding_runner(self, stmt: Statement) -> Callable[[Any], None]:
+        """Bind what a statement computed in a worker process, or run it here when the
+        worker says its copies would not mean what the plain cell means."""
         index = stmt.index
         writes = stmt.writes
         ns = self.ns
+        code, _ = self._compile(stmt)
+        buffer = self.release.buffers[index]
 
-        def bind_statement(values: dict[str, Any]) -> None:
+        def run_here() -> None:
+            exec(code, ns)
+
+        def bind_statement(outcome: Any) -> None:
             self._snapshots[index] = {name: ns.get(name, _MISSING) for name in writes}
             try:
-                bind_outputs(ns, values)
+                with capturing_into(buffer):
+                    reason = settle_shipped(outcome, ns, run_here)
+                if reason is not None:
+                    self.ran_in_kernel[index] = reason
             finally:
                 self._statement_ended(index)
 

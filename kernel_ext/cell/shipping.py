@@ -5,18 +5,41 @@ is sent to a worker process with the values of the names it reads, and the
 values it binds come back and are bound in the kernel. Everything else (in-place
 changes, effects, definitions, imports) must touch the kernel's own objects and
 runs in the kernel.
+
+Copies are only faithful when the plain cell would not have shared objects
+between the result and the inputs. Statements whose value is just a name, an
+attribute, an item or a slice (``v = a[2:5]``, ``df2 = df``, ``t = obj.attr``)
+are never shipped; for the rest, the worker checks after the run
+(:mod:`kernel_ext.cell.worker_run`) and, when copies would differ from the
+plain cell, the kernel runs the statement itself. That is always safe: the
+statement only binds names, so the worker's run left nothing behind.
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Mapping, MutableMapping
+import marshal
+import sys
+import warnings
+from collections.abc import Callable, Mapping, MutableMapping
 from types import CodeType
 from typing import Any
 
 import cloudpickle
 
 from kernel_ext.analysis import Statement
+from kernel_ext.cell import transport
+from kernel_ext.cell.remote_errors import rebuild
+from kernel_ext.cell.worker_run import (
+    Bound,
+    Event,
+    Outcome,
+    Raised,
+    RunInKernel,
+    Shipment,
+    WarningRecord,
+    run_shipped,
+)
 from kernel_ext.errors import NotSendableError
 
 _BINDING_STATEMENTS = (ast.Assign, ast.AnnAssign, ast.AugAssign)
@@ -37,23 +60,113 @@ def can_ship(stmt: Statement) -> bool:
                 names.add(sub.id)
             elif not isinstance(sub, ast.Tuple | ast.List | ast.Starred | ast.expr_context):
                 return False  # attribute or subscript targets change an existing object
-    return stmt.writes == frozenset(names)
+    return stmt.writes == frozenset(names) and not _may_alias(node.value)
 
 
-def gather_inputs(namespace: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
-    """The current values of the names a shipped statement reads (those that exist)."""
-    return {name: namespace[name] for name in names if name in namespace}
+def _may_alias(value: ast.expr | None) -> bool:
+    """True when the value is (or holds) a name, attribute, item or slice as it is.
+
+    ``v = a[2:5]``, ``df2 = df``, ``t = obj.attr``, ``pair = (a, b)``, ``x = a or b``:
+    in the plain cell the result is (or holds) an object the inputs hold too,
+    and such a statement costs nothing to run in the kernel anyway.
+    """
+    if value is None or isinstance(value, ast.Name | ast.Attribute | ast.Subscript | ast.Starred
+                                   | ast.Constant):
+        return True
+    if isinstance(value, ast.Tuple | ast.List | ast.Set):
+        return any(_may_alias(elt) for elt in value.elts)
+    if isinstance(value, ast.Dict):
+        return any(_may_alias(v) for v in value.values)
+    if isinstance(value, ast.BoolOp):
+        return any(_may_alias(v) for v in value.values)
+    if isinstance(value, ast.IfExp):
+        return _may_alias(value.body) or _may_alias(value.orelse)
+    if isinstance(value, ast.NamedExpr):
+        return _may_alias(value.value)
+    return False
 
 
-def run_shipped(code: CodeType, inputs: dict[str, Any], outputs: tuple[str, ...]) -> dict[str, Any]:
-    """In the worker: run the statement in a namespace of its inputs, return what it bound."""
-    namespace = dict(inputs)
-    exec(code, namespace)
-    return {name: namespace[name] for name in outputs if name in namespace}
+def prepare_shipment(
+    namespace: Mapping[str, Any], code: CodeType, reads: tuple[str, ...], outputs: tuple[str, ...]
+) -> Shipment | RunInKernel:
+    """In the kernel, when the statement is due: its code and inputs, pickled; or why not."""
+    if any(entry[0] == "error" for entry in warnings.filters):
+        return RunInKernel("warnings are errors here, and a worker cannot stop at one")
+    inputs = {name: namespace[name] for name in reads if name in namespace}
+    try:
+        blob = transport.dumps(inputs)
+    except Exception as exc:  # noqa: BLE001 - any pickling failure: run it in the kernel
+        return RunInKernel(f"{_unsendable(inputs)} cannot be sent to a worker process ({exc})")
+    numpy = sys.modules.get("numpy")
+    errors = numpy.geterr() if numpy is not None else None
+    return Shipment(marshal.dumps(code), blob, outputs, errors)
 
 
-def bind_outputs(namespace: MutableMapping[str, Any], values: dict[str, Any]) -> None:
-    namespace.update(values)
+def run_in_worker(shipment: Shipment | RunInKernel) -> Outcome:
+    """The worker process's task (a refusal made in the kernel just comes back)."""
+    return shipment if isinstance(shipment, RunInKernel) else run_shipped(shipment)
+
+
+def settle_shipped(
+    outcome: Outcome,
+    namespace: MutableMapping[str, Any],
+    run_here: Callable[[], None],
+) -> str | None:
+    """In the kernel: show the worker's output, then bind its values, raise its error, or
+    run the statement here. Returns why it ran here (None when the worker's run stands)."""
+    if isinstance(outcome, Bound):
+        try:
+            values = transport.loads(outcome.values)
+        except Exception as exc:  # noqa: BLE001 - a result the kernel cannot load
+            run_here()
+            return f"what it binds cannot be loaded in the kernel ({exc})"
+        replay_events(outcome.events, namespace)
+        namespace.update(values)
+        return None
+    if isinstance(outcome, Raised):
+        replay_events(outcome.events, namespace)
+        raise rebuild(outcome.error)
+    run_here()
+    return outcome.reason
+
+
+def replay_events(events: list[Event], namespace: MutableMapping[str, Any]) -> None:
+    """Print what the worker printed and warn what it warned, in order, as the kernel would."""
+    for kind, payload in events:
+        if kind == "stdout":
+            sys.stdout.write(payload)
+        elif kind == "stderr":
+            sys.stderr.write(payload)
+        else:
+            _warn(payload, namespace)
+
+
+def _warn(record: WarningRecord, namespace: MutableMapping[str, Any]) -> None:
+    """Warn as the plain cell would: under the kernel's filters, once-registries and display."""
+    in_notebook = _is_cell_file(record.filename)
+    warnings.warn_explicit(
+        record.message, record.category, record.filename, record.lineno,
+        module="__main__" if in_notebook else None,
+        registry=namespace.setdefault("__warningregistry__", {}) if in_notebook else None,
+        module_globals=namespace if in_notebook else None,
+    )
+
+
+def _is_cell_file(filename: str) -> bool:
+    """A file name IPython gave to a cell's code (its source lives in linecache only)."""
+    import linecache
+
+    entry = linecache.cache.get(filename)
+    return entry is not None and entry[1] is None  # no modification time: not a real file
+
+
+def _unsendable(inputs: Mapping[str, Any]) -> str:
+    for name, value in inputs.items():
+        try:
+            cloudpickle.dumps(value)
+        except Exception:  # noqa: BLE001 - the culprit
+            return f"variable {name!r} ({type(value).__name__})"
+    return "one of its inputs"
 
 
 def explain_not_sendable(

@@ -1,0 +1,162 @@
+"""Does a value computed in a worker share state with the inputs it was computed from?
+
+In the plain cell, ``v = a[2:5]`` (a numpy view), ``y = np.asarray(x)`` (``x``
+itself), ``row = pick(rows)`` (an element of ``rows``) or ``f = partial(g, d)``
+leave two names reaching the same object: a later in-place change through one
+is seen through the other. A worker sends back copies, which would break that
+link. The worker therefore asks, after running a statement, whether any value
+it bound reaches an object (or array memory) that an input also reaches; if
+so, the statement runs in the kernel instead.
+
+The walk follows what the garbage collector sees (:func:`gc.get_referents`),
+skips immutable atoms, classes and modules, follows functions only into their
+defaults and closures, and treats numpy arrays as leaves identified by the
+memory they view. It is bounded: past :data:`BUDGET` objects on either side,
+the answer is "may share" (and the statement runs in the kernel).
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+import types
+from collections.abc import Iterable
+from typing import Any
+
+BUDGET = 200_000  # objects visited per side before giving up (answer: may share)
+
+_ATOMS = frozenset({
+    int, float, complex, bool, str, bytes, type(None), type(Ellipsis), type(NotImplemented),
+    range, slice,
+})
+_OPAQUE = (type, types.ModuleType, types.BuiltinFunctionType, types.MethodWrapperType,
+           types.WrapperDescriptorType, types.MethodDescriptorType, types.CodeType)
+_IMMUTABLE_CONTAINERS = (tuple, frozenset)
+
+
+class _TooBig(Exception):
+    pass
+
+
+def _memory_root(array: Any) -> int:
+    """Identity of the buffer an ndarray views: the end of its ``.base`` chain."""
+    owner = array
+    while getattr(owner, "base", None) is not None:
+        owner = owner.base
+    if isinstance(owner, memoryview):
+        owner = owner.obj
+    return id(owner)
+
+
+class _Walk:
+    """The identities of the mutable objects (and array buffers) reachable from some values."""
+
+    def __init__(self) -> None:
+        self.seen: set[int] = set()
+        self.mutable: dict[int, str] = {}  # id -> a description for the user
+        self.buffers: dict[int, str] = {}
+        self.dynamic_function: str | None = None
+        numpy, pandas = sys.modules.get("numpy"), sys.modules.get("pandas")
+        self._ndarray = getattr(numpy, "ndarray", None)
+        # Values that cannot be changed in place, shared freely by pandas results.
+        self._immutable = tuple(t for t in (
+            getattr(numpy, "dtype", None), getattr(pandas, "Index", None),
+            getattr(pandas, "api", None) and pandas.api.extensions.ExtensionDtype,
+        ) if t is not None)
+        # pandas 3 copies on write: two frames sharing memory never see each other's
+        # changes, so only a frame's own identity can be shared.
+        self._skipped = _OPAQUE + self._immutable
+        copy_on_write = pandas is not None and int(pandas.__version__.split(".")[0]) >= 3
+        self._by_identity = (pandas.DataFrame, pandas.Series) if copy_on_write else ()
+
+    def run(self, roots: dict[str, Any], worker_globals: dict[str, Any] | None) -> None:
+        stack: list[tuple[Any, str]] = [(value, name) for name, value in roots.items()]
+        visited = 0
+        while stack:
+            obj, name = stack.pop()
+            if type(obj) in _ATOMS or isinstance(obj, self._skipped):
+                continue
+            key = id(obj)
+            if key in self.seen:
+                continue
+            self.seen.add(key)
+            visited += 1
+            if visited > BUDGET:
+                raise _TooBig
+            if self._ndarray is not None and isinstance(obj, self._ndarray):
+                self.buffers.setdefault(_memory_root(obj), name)
+                if obj.dtype.hasobject:
+                    stack.extend((item, name) for item in obj.flat)
+                continue
+            if not isinstance(obj, _IMMUTABLE_CONTAINERS):
+                self.mutable.setdefault(key, name)
+            if isinstance(obj, self._by_identity):
+                continue
+            if isinstance(obj, types.FunctionType):
+                if worker_globals is not None and _is_dynamic(obj):
+                    self.dynamic_function = name
+                stack.extend((v, name) for v in _function_state(obj))
+                continue
+            stack.extend((child, name) for child in _children(obj))
+
+
+def _is_dynamic(function: types.FunctionType) -> bool:
+    """A function whose globals are not an importable module's (notebook or worker code)."""
+    module = sys.modules.get(function.__module__ or "")
+    return module is None or module.__name__ == "__main__" or function.__globals__ is not vars(
+        module)
+
+
+def _function_state(function: types.FunctionType) -> Iterable[Any]:
+    yield from function.__defaults__ or ()
+    yield from (function.__kwdefaults__ or {}).values()
+    for cell in function.__closure__ or ():
+        try:
+            yield cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+
+
+def _children(obj: Any) -> list[Any]:
+    """Direct references worth following (lists of atoms are not walked item by item)."""
+    if isinstance(obj, list | tuple | set | frozenset):
+        if set(map(type, obj)) <= _ATOMS:
+            return []
+        return list(obj)
+    if isinstance(obj, dict):
+        keys_atoms = set(map(type, obj)) <= _ATOMS
+        values_atoms = set(map(type, obj.values())) <= _ATOMS
+        return ([] if keys_atoms else list(obj)) + ([] if values_atoms else list(obj.values()))
+    return gc.get_referents(obj)
+
+
+def shared_with_inputs(
+    bound: dict[str, Any], inputs: dict[str, Any], worker_globals: dict[str, Any] | None = None
+) -> str | None:
+    """Why ``bound`` cannot be sent back as copies, or None when it shares nothing with ``inputs``.
+
+    ``worker_globals``: the namespace the statement ran in; a bound function
+    whose globals are not a module's would come back detached from the
+    kernel's namespace, so it cannot be sent back either.
+    """
+    produced = _Walk()
+    try:
+        produced.run(bound, worker_globals)
+    except _TooBig:
+        return "what it binds is too large to check for sharing with its inputs"
+    if produced.dynamic_function is not None:
+        return f"{produced.dynamic_function!r} holds a function defined in the notebook"
+    if not produced.mutable and not produced.buffers:
+        return None
+    given = _Walk()
+    try:
+        given.run(inputs, None)
+    except _TooBig:
+        return "its inputs are too large to check for sharing with what it binds"
+    for key, name in produced.mutable.items():
+        if key in given.mutable:
+            return f"{name!r} shares an object with {given.mutable[key]!r}"
+    for key, name in produced.buffers.items():
+        if key in given.buffers:
+            return f"{name!r} shares memory with {given.buffers[key]!r}"
+    return None

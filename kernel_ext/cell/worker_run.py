@@ -1,0 +1,171 @@
+"""The worker's half of a shipped statement: run it, and say whether its result may come back.
+
+A shipped statement only binds names, so the kernel may run it itself
+instead at no risk: the worker's copies are simply dropped. The worker
+answers :class:`RunInKernel` whenever copies would not mean what the plain
+cell means:
+
+- it could not load its inputs (an object pickled by reference to the
+  notebook, such as a ``functools.lru_cache`` function);
+- the statement changed an input in place (its inputs, pickled again after
+  the run, differ from the bytes received; a difference is confirmed by
+  pickling a fresh load of those bytes, since pickling is not always
+  byte-for-byte repeatable across processes);
+- a value it bound shares an object or array memory with an input
+  (:mod:`kernel_ext.cell.sharing`), or holds a function defined in the
+  notebook, whose globals would come back detached from the kernel's;
+- what it bound cannot be pickled.
+
+Otherwise it sends back the bound values (pickled), everything the statement
+printed and every warning it raised, in order, for the kernel to show in the
+statement's place; or the error it raised, described by
+:mod:`kernel_ext.cell.remote_errors`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import marshal
+import sys
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+from kernel_ext.cell import transport
+from kernel_ext.cell.remote_errors import RemoteError, describe
+from kernel_ext.cell.sharing import shared_with_inputs
+
+
+@dataclass(frozen=True)
+class WarningRecord:
+    message: Warning | str
+    category: type[Warning]
+    filename: str
+    lineno: int
+
+
+# ('stdout' | 'stderr', text) or ('warning', WarningRecord), in the order they happened
+Event = tuple[str, Any]
+
+
+@dataclass
+class Bound:
+    """The statement ran in the worker; ``values`` is the pickled dict of names it bound."""
+
+    values: bytes
+    events: list[Event] = field(default_factory=list)
+
+
+@dataclass
+class Raised:
+    error: RemoteError
+    events: list[Event] = field(default_factory=list)
+
+
+@dataclass
+class RunInKernel:
+    """The statement must run in the kernel; ``reason`` says why, for the user."""
+
+    reason: str
+
+
+Outcome = Bound | Raised | RunInKernel
+
+
+@dataclass(frozen=True)
+class Shipment:
+    """What the kernel sends: the statement's code and its pickled inputs."""
+
+    code: bytes  # marshal'd code object (keeps the cell's file name)
+    inputs: bytes  # transport-pickled dict of the names it reads
+    outputs: tuple[str, ...]
+    numpy_errors: dict[str, str] | None  # the kernel's np.geterr(), when numpy is loaded
+
+
+class _EventStream:
+    """Stands in for sys.stdout/sys.stderr in the worker: text becomes events."""
+
+    def __init__(self, kind: str, events: list[Event]) -> None:
+        self._kind, self._events = kind, events
+
+    def write(self, text: str) -> int:
+        if self._events and self._events[-1][0] == self._kind:
+            self._events[-1] = (self._kind, self._events[-1][1] + text)
+        else:
+            self._events.append((self._kind, text))
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+def run_shipped(shipment: Shipment) -> Outcome:
+    """In the worker: run the statement on copies of its inputs; see the module docstring."""
+    try:
+        inputs = transport.loads(shipment.inputs)
+    except Exception as exc:  # noqa: BLE001 - any failure to load means: run it in the kernel
+        return RunInKernel(f"a worker process cannot load its inputs ({exc})")
+    code = marshal.loads(shipment.code)
+    namespace = dict(inputs)
+    events: list[Event] = []
+    error: BaseException | None = None
+    with _capturing(events), _numpy_errors(shipment.numpy_errors):
+        try:
+            exec(code, namespace)
+        except BaseException as exc:  # noqa: BLE001 - sent back, raised by the kernel
+            error = exc
+    if _changed(inputs, shipment.inputs):
+        return RunInKernel("it changed one of its inputs in place")
+    if error is not None:
+        return Raised(describe(error, code.co_filename), events)
+    bound = {name: namespace[name] for name in shipment.outputs if name in namespace}
+    reason = shared_with_inputs(bound, inputs, namespace)
+    if reason is not None:
+        return RunInKernel(reason)
+    try:
+        values = transport.dumps(bound)
+    except Exception as exc:  # noqa: BLE001 - a result that cannot travel
+        return RunInKernel(f"what it binds cannot be sent back from a worker process ({exc})")
+    return Bound(values, events)
+
+
+def _changed(inputs: dict[str, Any], received: bytes) -> bool:
+    try:
+        after = transport.dumps(inputs)
+        return after != received and after != transport.dumps(transport.loads(received))
+    except Exception:  # noqa: BLE001 - an input that no longer pickles has changed
+        return True
+
+
+@contextlib.contextmanager
+def _capturing(events: list[Event]) -> Any:
+    """Print and warn into ``events``; every warning is kept, the kernel applies its filters."""
+
+    def record(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+               file: Any = None, line: str | None = None) -> None:
+        events.append(("warning", WarningRecord(message, category, filename, lineno)))
+
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _EventStream("stdout", events), _EventStream("stderr", events)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.showwarning = record
+            yield
+    finally:
+        sys.stdout, sys.stderr = streams
+
+
+@contextlib.contextmanager
+def _numpy_errors(settings: dict[str, str] | None) -> Any:
+    """numpy's floating-point error handling as the kernel has it (it is per process)."""
+    if settings is None:
+        yield
+        return
+    import numpy
+
+    with numpy.errstate(**settings):
+        yield
