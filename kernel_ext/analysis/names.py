@@ -215,6 +215,7 @@ class _Collector(ast.NodeVisitor):
     calls: int = 0  # Call nodes visited so far
     exempt: ast.AST | None = None  # the cell's final expression: its value is shown, not dropped
     value_only: bool = False  # the exempt expression is judged as a value, not as a call made
+    exempt_flow: ast.AST | None = None  # the statement itself: its own bindings need no flows
     flows: dict[str, set[str]] = field(default_factory=dict)
     comp_mutates: set[str] = field(default_factory=set)  # comprehension locals changed in place
     setting: bool = False
@@ -368,7 +369,8 @@ class _Collector(ast.NodeVisitor):
         for target in node.targets:
             self._mutate_target(target)
             self.visit(target)
-            self._flow(target, node.value)
+            if node is not self.exempt_flow:  # a whole statement `x = ...`: nothing follows
+                self._flow(target, node.value)
 
     def visit_AugAssign(self, node: ast.AugAssign) -> None:
         self.visit(node.value)
@@ -760,7 +762,7 @@ def statement_facts(
     the expression as a value only, for the fan-out's purity checks).
     """
     collector = _Collector(env, exempt=node if is_last or value_only else None,
-                           value_only=value_only)
+                           value_only=value_only, exempt_flow=node)
     collector.visit(node)
     return collector.facts(discarded_call=collector.discarded)
 
