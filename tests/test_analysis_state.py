@@ -335,3 +335,21 @@ def test_imports_keep_their_order_with_effects():
     p = plan("sys.path.append(d)\nimport json as j2\n", "import sys\nd = '.'\n")
     assert waits(p, 1, 0)
     assert p.statements[1].effect
+
+
+def test_objects_shared_with_earlier_cells_are_aliases():
+    setup = (
+        "import numpy as np\nouter = [[1], [2]]\nfirst = outer[0]\n"
+        "arr = np.arange(10)\nview = arr[2:5]\nconfig = {'cols': ['a']}\ncols = config['cols']\n"
+        "class Model:\n    pass\nm = Model()\nm.data = first\n"
+    )
+    p = plan("outer[0].append(9)\nn = len(first)\n", setup)
+    assert waits(p, 1, 0)
+    p = plan("arr[3] = -1\nv = view.sum()\n", setup)
+    assert waits(p, 1, 0)
+    p = plan("config['cols'].append('b')\nk = len(cols)\n", setup)
+    assert waits(p, 1, 0)
+    p = plan("first.append(3)\nd = len(m.data)\n", setup)
+    assert waits(p, 1, 0)
+    p = plan("x = len(outer)\ny = arr.sum()\n", setup)
+    assert not waits(p, 1, 0)

@@ -30,6 +30,7 @@ from kernel_ext.analysis.names import (
     is_builtin_name,
     statement_facts,
 )
+from kernel_ext.analysis.namespace_aliases import shared_objects
 from kernel_ext.analysis.state import (
     is_generator_def,
     is_generator_function,
@@ -292,13 +293,10 @@ class _Aliases:
                 cids.add(cid)
 
     def seed_from_namespace(self, ns: Mapping[str, object], names: Iterable[str]) -> None:
-        by_id: dict[int, list[str]] = {}
-        for name in names:
-            if name in ns and not is_immutable(ns[name]):
-                by_id.setdefault(id(ns[name]), []).append(name)
-        for same in by_id.values():
-            if len(same) > 1:
-                self._new_clique(same)
+        """Names of earlier cells that hold the same object, a part of another's
+        object (`b = a[0]`, `m.data = df`) or a view of the same numpy buffer."""
+        for same in shared_objects(ns, names):
+            self._new_clique(same)
 
     def expand(self, names: Iterable[str]) -> frozenset[str]:
         """The names and every name that may share an object with one of them."""
