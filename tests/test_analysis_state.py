@@ -353,3 +353,12 @@ def test_objects_shared_with_earlier_cells_are_aliases():
     assert waits(p, 1, 0)
     p = plan("x = len(outer)\ny = arr.sum()\n", setup)
     assert not waits(p, 1, 0)
+
+
+def test_function_returning_a_generator_expression_gives_a_consumable_result():
+    setup = "def evens(xs):\n    return (x for x in xs if x % 2 == 0)\nxs = list(range(10))\n"
+    p = plan("g = evens(xs)\na = sum(g)\nb = list(g)\n", setup)
+    assert waits(p, 2, 1)
+    p = plan("def odds(xs):\n    return filter(lambda x: x % 2, xs)\n"
+             "g = odds(xs)\na = sum(g)\nb = list(g)\n", setup)
+    assert waits(p, 3, 2)

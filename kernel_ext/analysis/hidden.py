@@ -776,13 +776,13 @@ def _namespace_function_mutation(
     func: types.FunctionType, callee: Callable[[str], ParamMutation | None]
 ) -> ParamMutation:
     """From the function's source when IPython (linecache) still has it, else its bytecode."""
-    node = _function_node(func)
+    node = function_node(func)
     if node is not None:
         return _ast_param_mutation(node, callee)
     return _code_param_mutation(func.__code__, callee)
 
 
-def _function_node(func: types.FunctionType) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+def function_node(func: types.FunctionType) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
     code = func.__code__
     try:
         lines = linecache.getlines(code.co_filename)

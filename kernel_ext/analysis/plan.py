@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from kernel_ext.analysis.effects import IMMUTABLE_TYPES, is_immutable, qualname_of
 from kernel_ext.analysis.fanout import FanOut, FanOutContext, detect_fanout, may_fan_out
-from kernel_ext.analysis.hidden import CellBinding, HiddenResolver
+from kernel_ext.analysis.hidden import CellBinding, HiddenResolver, function_node
 from kernel_ext.analysis.names import (
     Env,
     NameFacts,
@@ -32,10 +32,11 @@ from kernel_ext.analysis.names import (
 )
 from kernel_ext.analysis.namespace_aliases import shared_objects
 from kernel_ext.analysis.state import (
-    is_generator_def,
     is_generator_function,
     is_notebook_function,
     may_finalize,
+    returns_iterator_code,
+    returns_iterator_def,
     value_state,
 )
 from kernel_ext.analysis.syntax import check_compiles
@@ -396,7 +397,9 @@ class _Builder:
                 self.consumable.add(name)
             if may_finalize(value):
                 self.finalizable.add(name)
-            if is_generator_function(value):
+            if is_generator_function(value) or (
+                is_notebook_function(value) and _returns_iterator(value)
+            ):
                 self.generator_functions.add(name)
 
     def add(self, index: int, node: ast.stmt, *, is_last: bool) -> None:
@@ -655,7 +658,9 @@ class _Builder:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Import
                       | ast.ImportFrom) or isinstance(value, ast.Lambda):
             unknown.pop(name, None)
-            if is_generator_def(node):
+            if returns_iterator_def(node) or isinstance(value, ast.Lambda) and (
+                returns_iterator_def(value)
+            ):
                 self.generator_functions.add(name)
             else:
                 self.generator_functions.discard(name)
@@ -706,6 +711,14 @@ def _add_to_each(table: dict[K, set[V]], keys: Iterable[K], item: V) -> None:
     for key in keys - table.keys():
         table[key] = set()
     deque(map(set.add, map(table.__getitem__, keys), repeat(item)), maxlen=0)
+
+
+def _returns_iterator(func: types.FunctionType) -> bool:
+    """From its source when IPython still has it, else from its bytecode (coarser)."""
+    node = function_node(func)
+    if node is not None:
+        return returns_iterator_def(node)
+    return returns_iterator_code(func.__code__)
 
 
 def _notes(own: tuple[str, ...], hidden: AbstractSet[str]) -> tuple[str, ...]:

@@ -271,6 +271,51 @@ def default_names(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> 
     return frozenset(names)
 
 
+_ITERATOR_CALLS = frozenset({"iter", "map", "filter", "zip", "enumerate", "reversed", "open"})
+
+
+def _iterator_expression(expr: ast.expr | None) -> bool:
+    """`(x for x in xs)`, `iter(xs)`, `map(f, xs)`, `itertools.count()`: a one-shot iterator."""
+    if isinstance(expr, ast.GeneratorExp):
+        return True
+    if not isinstance(expr, ast.Call):
+        return False
+    func = expr.func
+    if isinstance(func, ast.Name):
+        return func.id in _ITERATOR_CALLS
+    return isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and (
+        func.value.id == "itertools"
+    )
+
+
+def returns_iterator_def(node: ast.AST) -> bool:
+    """A function that yields, or returns a generator expression or an iterator call."""
+    if is_generator_def(node):
+        return True
+    if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+        return False
+    if isinstance(node, ast.Lambda):
+        return _iterator_expression(node.body)
+    todo: list[ast.AST] = list(node.body)
+    while todo:
+        sub = todo.pop()
+        if isinstance(sub, ast.Return) and _iterator_expression(sub.value):
+            return True
+        if isinstance(sub, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
+            continue
+        todo.extend(ast.iter_child_nodes(sub))
+    return False
+
+
+def returns_iterator_code(code: types.CodeType) -> bool:
+    """Bytecode fallback: it yields, builds a generator expression, or calls an iterator maker."""
+    if code.co_flags & (inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR):
+        return True
+    if any(isinstance(c, types.CodeType) and c.co_name == "<genexpr>" for c in code.co_consts):
+        return True
+    return bool(_ITERATOR_CALLS.intersection(code.co_names) or "itertools" in code.co_names)
+
+
 def is_generator_def(node: ast.AST) -> bool:
     if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
         return False
