@@ -1,4 +1,8 @@
-"""Run a fanned-out loop or comprehension: one engine task per element.
+"""Run a fanned-out loop or comprehension: one engine task per element (when it pays).
+
+The first iterations run in place, and the loop is only handed to the engine
+when they are slow (:mod:`kernel_ext.cell.fanout_inline`): a loop of
+microsecond iterations runs as the plain loop does, at its speed.
 
 The analysis (:mod:`kernel_ext.analysis.fanout`) has proven the iterations
 independent. Each iteration runs as a generated function, so that the body's
@@ -19,11 +23,13 @@ from __future__ import annotations
 
 import ast
 import builtins
+import itertools
 from collections.abc import MutableMapping
 from types import CodeType
 from typing import Any
 
 from kernel_ext.analysis import AccumulatorKind, FanOut, FanOutKind
+from kernel_ext.cell.fanout_inline import InlineProbe, run_rest_plainly, store
 from kernel_ext.cell.output import TaskOutput, capturing_into, current_output
 from kernel_ext.events import TaskState
 from kernel_ext.graph import Graph, Task
@@ -72,7 +78,7 @@ class IterationFailed(Exception):
 
 def _iteration_function(fanout: FanOut, filename: str, flags: int) -> CodeType:
     """Compile ``def f(item, *accumulators): <target> = item; <body or element>``."""
-    bind = ast.Assign(targets=[_store(fanout.target)], value=ast.Name(_ITEM, ast.Load()))
+    bind = ast.Assign(targets=[store(fanout.target)], value=ast.Name(_ITEM, ast.Load()))
     ast.copy_location(bind, fanout.target)
     if fanout.kind is FanOutKind.FOR_LOOP:
         collect = ast.Return(ast.Call(ast.Name(_LOCALS, ast.Load()), [], []))
@@ -100,18 +106,6 @@ def _iteration_function(fanout: FanOut, filename: str, flags: int) -> CodeType:
     ast.copy_location(func, fanout.target)
     module = ast.fix_missing_locations(ast.Module(body=[func], type_ignores=[]))
     return compile(module, filename, "exec", flags=flags, dont_inherit=True)
-
-
-def _store(target: ast.expr) -> ast.expr:
-    """A copy of a Load-context target expression in Store context."""
-    if isinstance(target, ast.Name):
-        return ast.copy_location(ast.Name(target.id, ast.Store()), target)
-    if isinstance(target, ast.Tuple | ast.List):
-        cls = type(target)
-        return ast.copy_location(cls([_store(e) for e in target.elts], ast.Store()), target)
-    if isinstance(target, ast.Starred):
-        return ast.copy_location(ast.Starred(_store(target.value), ast.Store()), target)
-    raise ValueError(f"unsupported loop target {ast.dump(target)}")
 
 
 def _run_iteration(
@@ -143,6 +137,10 @@ def _locals_at_failure(exc: BaseException, keep: frozenset[str]) -> dict[str, An
     return {}
 
 
+WATCH_SECONDS = {"processes": 0.02}  # an iteration this slow is worth a task (else 2 ms)
+PROBE_SECONDS = 0.02  # iterations run in place this long before the rest runs plainly
+
+
 def run_fanout(
     fanout: FanOut,
     namespace: MutableMapping[str, Any],
@@ -152,7 +150,11 @@ def run_fanout(
     backend: str = "threads",
     workers: int | None = None,
 ) -> None:
-    """Execute the fanned-out statement in ``namespace``, with the plain statement's effect."""
+    """Execute the fanned-out statement in ``namespace``, with the plain statement's effect.
+
+    The first iterations run in place (:mod:`kernel_ext.cell.fanout_inline`);
+    the engine gets the rest only when they are slow enough to gain from it.
+    """
     __tracebackhide__ = True  # noqa: F841
     code = _iteration_function(fanout, filename, flags)
     scope: dict[str, Any] = {_BUILTIN_LOCALS: builtins.locals}
@@ -164,38 +166,91 @@ def run_fanout(
     is_loop = fanout.kind is FanOutKind.FOR_LOOP
     kinds = tuple(acc.kind for acc in fanout.accumulators)
     keep = fanout.locals_left_behind
-    local = backend != "processes"
-    outputs = [TaskOutput() for _ in items] if local else [None] * len(items)
+    values: list[Any] = []
+    started: list[Job] = []
 
+    def run_in_place(k: int, recorders: list[Recorder]) -> None:
+        try:
+            outcome = function(items[k], *recorders)
+        except BaseException as exc:
+            _apply(fanout, namespace, recorders)  # what it fed before raising, as in the loop
+            namespace.update(_locals_at_failure(exc, keep))
+            raise
+        _apply(fanout, namespace, recorders)
+        if is_loop:
+            namespace.update({name: value for name, value in outcome.items() if name in keep})
+        elif outcome[0]:
+            values.append(outcome[1])
+
+    def fan_out(first: int) -> None:
+        started.append(_start_job(fanout, function, items, first, backend, workers))
+
+    probe = InlineProbe(WATCH_SECONDS.get(backend, 0.002), PROBE_SECONDS, fan_out)
+    try:
+        first = probe.run(len(items), lambda: [Recorder(kind) for kind in kinds], run_in_place)
+    except BaseException:
+        if started:
+            started[0].cancel()  # later iterations never run in the plain loop
+        raise
+    if started:
+        _finish_job(fanout, namespace, started[0], first, values)
+    elif first < len(items):
+        rest = run_rest_plainly(fanout, namespace, itertools.islice(items, first, None),
+                                filename, flags)
+        values.extend(rest or ())
+    if not is_loop:
+        namespace[fanout.assign_target] = _assemble(fanout, values, namespace)
+
+
+def _apply(fanout: FanOut, namespace: MutableMapping[str, Any], recorders: list[Recorder]) -> None:
+    for acc, recorder in zip(fanout.accumulators, recorders, strict=True):
+        recorder.replay(namespace[acc.name])
+
+
+def _start_job(fanout: FanOut, function: Any, items: list[Any], first: int, backend: str,
+               workers: int | None) -> Job:
+    """Iterations ``first``... as engine tasks (their output kept per iteration)."""
+    kinds = tuple(acc.kind for acc in fanout.accumulators)
+    is_loop = fanout.kind is FanOutKind.FOR_LOOP
+    local = backend != "processes"
+    keys = range(first, len(items))
     tasks = [
         Task(key=k, func=_run_iteration,
-             args=(_Literal(function), _Literal(item), kinds, keep, is_loop, outputs[k]),
+             args=(_Literal(function), _Literal(items[k]), kinds, fanout.locals_left_behind,
+                   is_loop, TaskOutput() if local else None),
              group=f"{fanout.kind.value} over {ast.unparse(fanout.iterable)}")
-        for k, item in enumerate(items)
+        for k in keys
     ]
-    job = Job(Graph(tasks), list(range(len(items))), backend=backend, num_workers=workers,
+    job = Job(Graph(tasks), list(keys), backend=backend, num_workers=workers,
               keep_going=True, name="fan-out")
     job.start()
+    return job
+
+
+def _finish_job(fanout: FanOut, namespace: MutableMapping[str, Any], job: Job, first: int,
+                values: list[Any]) -> None:
+    """Apply iterations ``first``... in order, as the plain loop would; raise the first error."""
     job.wait()
     states = job.states()
+    count = len(states)
     failed = min((k for k, s in states.items() if s is TaskState.FAILED), default=None)
-    done = len(items) if failed is None else failed
+    done = first + count if failed is None else failed
     results = job.results
+    is_loop = fanout.kind is FanOutKind.FOR_LOOP
 
     parent_output = current_output()
-    for k in range(done if failed is None else failed + 1):
-        if parent_output is not None and outputs[k] is not None:
-            for kind, payload in outputs[k].take():
+    for k in range(first, done if failed is None else failed + 1):
+        output = job.graph[k].args[5]  # the iteration's TaskOutput (None on processes)
+        if parent_output is not None and output is not None:
+            for kind, payload in output.take():
                 parent_output.add(kind, payload)
 
     bound: dict[str, Any] = {}
-    values: list[Any] = []
-    for k in range(done):
+    for k in range(first, done):
         outcome, recorders = results[k]
         if is_loop:
             bound.update(outcome)
-            for acc, recorder in zip(fanout.accumulators, recorders, strict=True):
-                recorder.replay(namespace[acc.name])
+            _apply(fanout, namespace, recorders)
         elif outcome[0]:
             values.append(outcome[1])
     if failed is not None:
@@ -205,10 +260,7 @@ def run_fanout(
         namespace.update(bound)
         drop_task_notes(failure.error)
         raise failure.error
-    if is_loop:
-        namespace.update(bound)
-        return
-    namespace[fanout.assign_target] = _assemble(fanout, values, namespace)
+    namespace.update(bound)
 
 
 class _Literal:

@@ -1,0 +1,142 @@
+"""Run a fan-out's first iterations in place, and fan out only what can pay for it.
+
+A fanned-out iteration costs an engine task, and every accumulator call it
+makes (``data[y, x] = v``) is recorded and replayed; for iterations of
+microseconds that costs more than the loop itself. So the first iterations
+run in the calling thread, in order, each applied at once (as the plain loop
+would). A watchdog thread looks in every few milliseconds:
+
+- when an iteration has run longer than ``watch`` seconds while feeding its
+  accumulators slowly (at most :data:`MAX_CALLS_PER_SECOND`), the iterations
+  after it are handed to the engine while it finishes here: they are slow
+  enough to gain from running at once, and their recording is cheap;
+- when ``probe`` seconds of iterations have passed without one, the rest of
+  the loop runs as plain Python code (:func:`run_rest_plainly`), at the
+  plain loop's own speed.
+
+Per iteration, the probe costs a lock and a clock read; the watchdog wakes a
+few times per ``watch`` interval and only while the probe runs.
+"""
+
+from __future__ import annotations
+
+import ast
+import threading
+import time
+from collections.abc import Callable, Iterator, MutableMapping
+from typing import Any
+
+from kernel_ext.analysis import FanOut, FanOutKind
+
+MAX_CALLS_PER_SECOND = 50_000  # recorded accumulator calls cost ~1 µs each: at most 5% extra
+_REST = "__kernel_ext_rest"
+
+
+class InlineProbe:
+    """Runs iterations in place until they prove slow (fan out the rest) or the probe ends."""
+
+    def __init__(self, watch: float, probe: float,
+                 start_fanout: Callable[[int], None]) -> None:
+        self._watch = watch
+        self._probe = probe
+        self._start_fanout = start_fanout  # called with the first index to fan out
+        self._lock = threading.Lock()
+        self._running: int | None = None  # the iteration running in place now
+        self._started = 0.0
+        self._recorders: list[Any] = []  # the running iteration's (their .calls are counted)
+        self.fanned_from: int | None = None
+        self._stop = threading.Event()
+
+    def run(self, count: int, new_recorders: Callable[[], list[Any]],
+            run_one: Callable[[int, list[Any]], None]) -> int:
+        """Run iterations 0, 1, ... in place; returns the first one not run here.
+
+        ``run_one(k, recorders)`` runs iteration k feeding ``recorders`` (fresh
+        from ``new_recorders()``, which the watchdog counts) and applies it.
+        """
+        watchdog = threading.Thread(target=self._watch_loop, name="kernel_ext fan-out probe",
+                                    daemon=True)
+        watchdog.start()
+        deadline = time.monotonic() + self._probe
+        k = 0
+        try:
+            while k < count:
+                recorders = new_recorders()
+                with self._lock:
+                    if self.fanned_from is not None:
+                        return k
+                    self._running, self._started = k, time.monotonic()
+                    self._recorders = recorders
+                if self._started > deadline:
+                    return k  # the probe is over and nothing was slow: run the rest plainly
+                run_one(k, recorders)
+                k += 1
+            return k
+        finally:
+            with self._lock:
+                self._running = None
+            self._stop.set()
+
+    def _watch_loop(self) -> None:
+        while not self._stop.wait(self._watch / 2):
+            with self._lock:
+                k = self._running
+                if k is None:
+                    continue
+                elapsed = time.monotonic() - self._started
+                if elapsed < self._watch:
+                    continue
+                calls = sum(len(recorder.calls) for recorder in self._recorders)
+                if calls / elapsed > MAX_CALLS_PER_SECOND:
+                    return  # slow, but mostly feeding its containers: stays in place
+                self.fanned_from = k + 1
+            self._start_fanout(k + 1)
+            return
+
+
+def run_rest_plainly(
+    fanout: FanOut, namespace: MutableMapping[str, Any], rest: Iterator[Any],
+    filename: str, flags: int,
+) -> list[Any] | None:
+    """The loop (or comprehension) over ``rest``, as plain Python runs it in the cell.
+
+    A comprehension's values come back as the iteration function gives them
+    (the element, or the (key, value) pair), for the caller to put together.
+    """
+    target = store(fanout.target)
+    namespace[_REST] = rest
+    try:
+        if fanout.kind is FanOutKind.FOR_LOOP:
+            loop = ast.For(target=target, iter=ast.Name(_REST, ast.Load()),
+                           body=list(fanout.body), orelse=[])
+            ast.copy_location(loop, fanout.target)
+            module = ast.fix_missing_locations(ast.Module(body=[loop], type_ignores=[]))
+            exec(compile(module, filename, "exec", flags=flags, dont_inherit=True), namespace)
+            return None
+        assert fanout.element is not None
+        element = fanout.element
+        if fanout.value is not None:
+            element = ast.Tuple([fanout.element, fanout.value], ast.Load())
+        generator = ast.comprehension(target=target, iter=ast.Name(_REST, ast.Load()),
+                                      ifs=list(fanout.conditions), is_async=0)
+        comprehension = ast.ListComp(elt=element, generators=[generator])
+        ast.copy_location(comprehension, fanout.element)
+        expression = ast.fix_missing_locations(ast.Expression(comprehension))
+        values: list[Any] = eval(compile(expression, filename, "eval", flags=flags,
+                                         dont_inherit=True), namespace)
+        return values
+    finally:
+        namespace.pop(_REST, None)
+
+
+def store(target: ast.expr) -> ast.expr:
+    """A copy of a Load-context target expression in Store context."""
+    if isinstance(target, ast.Name):
+        return ast.copy_location(ast.Name(target.id, ast.Store()), target)
+    if isinstance(target, ast.Tuple | ast.List):
+        cls = type(target)
+        return ast.copy_location(cls([store(e) for e in target.elts], ast.Store()), target)
+    if isinstance(target, ast.Starred):
+        return ast.copy_location(ast.Starred(store(target.value), ast.Store()), target)
+    raise ValueError(f"unsupported loop target {ast.dump(target)}")
+
