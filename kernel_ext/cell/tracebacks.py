@@ -39,7 +39,7 @@ def install(shell: Any) -> None:
             with contextlib.suppress(AttributeError):
                 delattr(value, _MARK)  # shown once; a re-raise elsewhere is shown plainly
             if isinstance(value, SyntaxError):
-                shell.showsyntaxerror()
+                _show_syntax_error(shell, value, tb, filename)
             else:
                 shell.showtraceback((etype, value, _from_file(tb, filename)), tb_offset=0)
             return None
@@ -52,6 +52,22 @@ def install(shell: Any) -> None:
     # KeyboardInterrupt too: an interrupted cell's is shown from the statement it stopped.
     shell.set_custom_exc((Exception, KeyboardInterrupt), handler)
     shell._kernel_ext_tracebacks = True
+
+
+def _show_syntax_error(
+    shell: Any, value: SyntaxError, tb: TracebackType | None, filename: str
+) -> None:
+    """In the cell's own text: no stack, as IPython shows it. Raised while a statement
+    ran (`df.query("cost >")`): from the statement's frame on, as a plain cell shows it
+    (IPython reads the stack of the exception being handled, so it is cut there)."""
+    in_cell = tb
+    while in_cell is not None and in_cell.tb_frame.f_code.co_filename != filename:
+        in_cell = in_cell.tb_next
+    if in_cell is None:
+        shell.showsyntaxerror()
+        return
+    value.__traceback__ = in_cell
+    shell.showtraceback(running_compiled_code=True)
 
 
 def _from_file(tb: TracebackType | None, filename: str) -> TracebackType | None:
