@@ -142,14 +142,28 @@ def replay_events(events: list[Event], namespace: MutableMapping[str, Any]) -> N
 
 
 def _warn(record: WarningRecord, namespace: MutableMapping[str, Any]) -> None:
-    """Warn as the plain cell would: under the kernel's filters, once-registries and display."""
-    in_notebook = _is_cell_file(record.filename)
+    """Warn as the plain cell would: under the kernel's filters, once-registries and display.
+
+    The registry (which makes a "default" warning show once per place) is the
+    one of the module the warning is charged to: the notebook's for cell code.
+    """
+    if _is_cell_file(record.filename):
+        module, globals_ = "__main__", namespace
+    else:
+        found = _module_of_file(record.filename)
+        module, globals_ = (found.__name__, vars(found)) if found is not None else (None, None)
     warnings.warn_explicit(
-        record.message, record.category, record.filename, record.lineno,
-        module="__main__" if in_notebook else None,
-        registry=namespace.setdefault("__warningregistry__", {}) if in_notebook else None,
-        module_globals=namespace if in_notebook else None,
+        record.message, record.category, record.filename, record.lineno, module=module,
+        registry=globals_.setdefault("__warningregistry__", {}) if globals_ is not None else None,
+        module_globals=globals_,
     )
+
+
+def _module_of_file(filename: str) -> Any:
+    for module in list(sys.modules.values()):
+        if getattr(module, "__file__", None) == filename:
+            return module
+    return None
 
 
 def _is_cell_file(filename: str) -> bool:

@@ -1,0 +1,178 @@
+"""``%%parallel --processes`` means what the plain cell means, in a real kernel.
+
+A statement shipped to a worker process brings back copies. Each case here is
+a cell where copies would differ from the plain cell (a result that aliases an
+input, an input changed in place by a library call, a value the worker cannot
+load or send back), or where a worker's error or warning must read as the plain
+cell's. Each runs plain and under ``%%parallel --processes`` and must leave the
+same names, output and error (``plain_vs_parallel``); errors must also show the
+same frames and none of the pool's or kernel_ext's, warnings the same text.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from kernel_session import KernelSession
+from plain_vs_parallel import Case, compare_plain_and_parallel, names
+
+MAGIC = "%%parallel --processes"
+
+NUMPY = "import numpy as np\n"
+
+ALIASING = [
+    Case("numpy_slice_is_a_view", NUMPY + "a = np.arange(10)\n",
+         "v = a[2:5]\nw = np.sqrt(a)\nv[0] = 99\ntotal = int(a.sum())\n",
+         check=lambda o: names(o)["total"] == 45 - 2 + 99),
+    Case("asarray_returns_its_input", NUMPY + "x = np.arange(6.0)\n",
+         "y = np.asarray(x)\nz = np.asarray(x, dtype=float)\ny[0] = -1.0\nz[1] = -2.0\n",
+         check=lambda o: names(o)["x"][3][1][:2] == [-1.0, -2.0]),
+    Case("reshape_is_a_view", NUMPY + "a = np.arange(10)\n",
+         "m = np.reshape(a, (2, 5))\nm[0, 0] = -7\nfirst = int(a[0])\n",
+         check=lambda o: names(o)["first"] == -7),
+    Case("second_name_for_a_frame", "import pandas as pd\ndf = pd.DataFrame({'a': [1, 2]})\n",
+         "df2 = df\ndf2['b'] = df2['a'] * 10\ncols = list(df.columns)\n",
+         check=lambda o: names(o)["cols"] == ["list", ["a", "b"]]),
+    Case("list_taken_out_of_a_dict", "d = {'key': [1], 'other': [0]}\n",
+         "lst = d['key']\nlst.append(2)\nn = len(d['key'])\n",
+         check=lambda o: names(o)["n"] == 2),
+    Case("attribute_of_an_object", "import types\nobj = types.SimpleNamespace(items=[1])\n",
+         "t = obj.items\nt.append(5)\ncount = len(obj.items)\n",
+         check=lambda o: names(o)["count"] == 2),
+    Case("element_picked_by_a_library_call", "rows = [[1], [2, 3], [4]]\n",
+         "longest = max(rows, key=len)\nlongest.append(0)\nsizes = [len(r) for r in rows]\n",
+         check=lambda o: names(o)["sizes"] == ["list", [1, 3, 1]]),
+    Case("tuple_holding_the_input_lists", "rows = [[1], [2]]\n",
+         "pair = tuple(rows)\npair[0].append(9)\nhead = rows[0]\n",
+         check=lambda o: names(o)["head"] == ["list", [1, 9]]),
+    Case("partial_holding_its_argument", "import functools\ndata = [1, 2]\n",
+         "part = functools.partial(sum, data)\ndata.append(5)\ntotal = part()\n",
+         check=lambda o: names(o)["total"] == 8),
+]
+
+IN_PLACE = [
+    Case("heappop_changes_the_heap", "import heapq\nh = [5, 1, 3]\nheapq.heapify(h)\n",
+         "smallest = heapq.heappop(h)\nrest = sorted(h)\n",
+         check=lambda o: names(o)["rest"] == ["list", [3, 5]]),
+    Case("insort_changes_the_list", "import bisect\nlst = [1, 4]\n",
+         "r = bisect.insort(lst, 3)\nn = len(lst)\n", check=lambda o: names(o)["n"] == 3),
+    Case("copyto_changes_its_target", NUMPY + "dst = np.zeros(3)\nsrc = np.ones(3)\n",
+         "r = np.copyto(dst, src)\ns = float(dst.sum())\n", check=lambda o: names(o)["s"] == 3.0),
+    Case("put_changes_the_array", NUMPY + "a = np.arange(4)\n",
+         "r = np.put(a, [0], [42])\nfirst = int(a[0])\n",
+         check=lambda o: names(o)["first"] == 42),
+]
+
+NOT_SENDABLE = [
+    Case("cached_function_behind_a_partial",
+         "import functools\n@functools.lru_cache\ndef fib(n):\n"
+         "    return n if n < 2 else fib(n - 1) + fib(n - 2)\ng = functools.partial(fib)\n",
+         "r = g(20)\ns = g(10)\n", check=lambda o: names(o)["r"] == 6765),
+    Case("input_that_cannot_be_pickled", "import threading\nlock = threading.Lock()\n",
+         "kind = type(lock).__name__.lower()\nsize = len(kind)\n",
+         check=lambda o: names(o)["kind"] == "lock"),
+    Case("result_that_cannot_be_pickled",
+         "import threading\ndef make_lock(n):\n    return [threading.Lock() for _ in range(n)]\n",
+         "locks = make_lock(2)\nn = len(locks)\n", check=lambda o: names(o)["n"] == 2),
+]
+
+WARNINGS = [
+    Case("numpy_runtime_warning_at_the_cell_line", NUMPY + "a = np.array([1.0, -1.0])\n",
+         "lg = np.log(a)\nsq = np.sqrt(a)\nok = 1\n",
+         check=lambda o: "RuntimeWarning" in o["stderr"]),
+    Case("warning_from_a_library_file", NUMPY + "e = np.array([])\n",
+         "m = np.mean(e)\nok = 2\n", check=lambda o: "Mean of empty slice" in o["stderr"]),
+    Case("warning_inside_a_notebook_function",
+         NUMPY + "def ratio(a, b):\n    return np.divide(a, b)\n",
+         "q = ratio(np.ones(2), np.zeros(2))\n", check=lambda o: "divide by zero" in o["stderr"]),
+]
+
+ERRORS = [
+    Case("error_in_nested_notebook_functions",
+         "def helper(x):\n    return 1 / x\n\ndef outer(x):\n    return helper(x) + 1\n",
+         "a = 2\nq = outer(0)\n", check=lambda o: o["error"][0] == "ZeroDivisionError"),
+    Case("error_chained_in_a_notebook_function",
+         "def parse(s):\n    try:\n        return int(s)\n    except ValueError as e:\n"
+         "        raise KeyError(s) from e\n",
+         "v = parse('x')\n", check=lambda o: o["error"][0] == "KeyError"),
+    Case("error_with_context_in_a_notebook_function",
+         "def lookup(d, k):\n    try:\n        return d[k]\n    except KeyError:\n"
+         "        return missing_name\n",
+         "v = lookup({}, 'k')\n", check=lambda o: o["error"][0] == "NameError"),
+    Case("error_in_a_library_function", NUMPY + "a = np.arange(3)\n",
+         "r = np.reshape(a, (2, 2))\n", check=lambda o: o["error"][0] == "ValueError"),
+]
+
+CELL_FRAME = re.compile(r"Cell In\s*\[(\d+)\], line (\d+)(?:, in (\w+))?")
+FILE_FRAME = re.compile(r"File\s+(\S+?):(\d+), in (\S+)")
+CELL_FILE = re.compile(r"/tmp/ipykernel_\d+/\d+\.py")
+
+
+def _frames(traceback_text: str) -> list[tuple[Any, ...]]:
+    """Frame headers and chain separators, cell numbers relative to the last cell."""
+    cells = [int(n) for n, _, _ in CELL_FRAME.findall(traceback_text)]
+    last = max(cells, default=0)
+    out: list[tuple[Any, ...]] = []
+    for line in traceback_text.splitlines():
+        if m := CELL_FRAME.search(line):
+            out.append(("cell", int(m.group(1)) - last, m.group(2), m.group(3)))
+        elif m := FILE_FRAME.search(line):
+            out.append(("file", m.group(1), m.group(2), m.group(3)))
+        elif "The above exception" in line or "During handling" in line:
+            out.append(("chain", line.strip()))
+    return out
+
+
+def _cell_files(kernel: KernelSession) -> dict[str, int]:
+    """IPython's cell file names, each with its cell number relative to the last cell."""
+    numbers: dict[str, int] = kernel.evaluate("dict(get_ipython().compile._filename_map)")
+    last = max(numbers.values())
+    return {name: number - last for name, number in numbers.items()}
+
+
+def _relative_cell_files(text: str, files: dict[str, int]) -> str:
+    return CELL_FILE.sub(lambda m: f"<cell {files.get(m.group(0), '?')}>", text)
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in ALIASING + IN_PLACE
+                                  + NOT_SENDABLE])
+def test_processes_cell_leaves_what_the_plain_cell_leaves(
+    kernel: KernelSession, case: Case, tmp_path: Any
+) -> None:
+    plain, _ = compare_plain_and_parallel(kernel, case.setup, case.cell, str(tmp_path / "f"),
+                                          MAGIC)
+    assert plain["status"] == "ok"
+    assert case.check is not None and case.check(plain), plain["namespace"]
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in WARNINGS])
+def test_worker_warnings_show_once_as_in_the_plain_cell(
+    kernel: KernelSession, case: Case, tmp_path: Any
+) -> None:
+    plain_run = kernel.execute
+    outcomes = []
+    for magic in (None, MAGIC):
+        kernel.reset()
+        # Forget which warnings were shown already (a "default" warning shows once per place).
+        kernel.run_ok("import warnings\nwarnings._filters_mutated()")
+        kernel.run_ok(case.setup)
+        res = plain_run(case.cell if magic is None else f"{magic}\n{case.cell}")
+        outcomes.append(_relative_cell_files(res.stderr, _cell_files(kernel)))
+    plain, parallel = outcomes
+    assert case.check is not None and case.check({"stderr": plain})
+    assert parallel == plain
+    assert "dynamic-code" not in parallel
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in ERRORS])
+def test_worker_errors_read_as_the_plain_cells(
+    kernel: KernelSession, case: Case, tmp_path: Any
+) -> None:
+    plain, par = compare_plain_and_parallel(kernel, case.setup, case.cell, str(tmp_path / "f"),
+                                            MAGIC)
+    assert case.check is not None and case.check(plain)
+    assert _frames(par["_traceback"]) == _frames(plain["_traceback"])
+    for machinery in ("kernel_ext", "loky", "RemoteTraceback", "dynamic-code"):
+        assert machinery not in par["_traceback"]
