@@ -105,6 +105,29 @@ ERRORS = [
          "r = np.reshape(a, (2, 2))\n", check=lambda o: o["error"][0] == "ValueError"),
 ]
 
+# Iterations slow enough (over 20 ms) to be fanned out to worker processes.
+SLOW = "import time\ndef slow(x, d=0.03):\n    time.sleep(d)\n    return x\n"
+
+FANNED_OUT = [
+    Case("comprehension_keeping_its_elements", SLOW + "rows = [[1], [2], [3], [4]]\n",
+         "same = [slow(r) for r in rows]\nsame[2].append(0)\nthird = rows[2]\n",
+         check=lambda o: names(o)["third"] == ["list", [3, 0]]),
+    Case("loop_appending_parts_of_a_global", SLOW + "table = {'a': [1], 'b': [2], 'c': [3]}\n"
+         "out = []\n",
+         "for k in ['a', 'b', 'c']:\n    out.append(slow(table)[k])\nout[1].append(9)\n"
+         "b = table['b']\n", check=lambda o: names(o)["b"] == ["list", [2, 9]]),
+    Case("library_call_printing_in_a_worker", "import dis\n",
+         "listing = dis.dis('x + 1')\nafter = 1\n", check=lambda o: "BINARY_OP" in o["stdout"]),
+]
+
+FANNED_OUT_ERRORS = [
+    Case("loop_raising_in_a_worker",
+         "import time\ndef risky(i, d=0.03, *rest, k=1, **kw):\n    time.sleep(d)\n"
+         "    if i == 4:\n        raise ValueError(f'bad {i}')\n    return i\nout = []\n",
+         "for i in range(8):\n    v = risky(i)\n    out.append(v)\n",
+         check=lambda o: o["error"][0] == "ValueError"),
+]
+
 CELL_FRAME = re.compile(r"Cell In\s*\[(\d+)\], line (\d+)(?:, in (\w+))?")
 FILE_FRAME = re.compile(r"File\s+(\S+?):(\d+), in (\S+)")
 CELL_FILE = re.compile(r"/tmp/ipykernel_\d+/\d+\.py")
@@ -137,7 +160,7 @@ def _relative_cell_files(text: str, files: dict[str, int]) -> str:
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in ALIASING + IN_PLACE
-                                  + NOT_SENDABLE])
+                                  + NOT_SENDABLE + FANNED_OUT])
 def test_processes_cell_leaves_what_the_plain_cell_leaves(
     kernel: KernelSession, case: Case, tmp_path: Any
 ) -> None:
@@ -166,7 +189,7 @@ def test_worker_warnings_show_once_as_in_the_plain_cell(
     assert "dynamic-code" not in parallel
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in ERRORS])
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in ERRORS + FANNED_OUT_ERRORS])
 def test_worker_errors_read_as_the_plain_cells(
     kernel: KernelSession, case: Case, tmp_path: Any
 ) -> None:

@@ -24,15 +24,20 @@ from __future__ import annotations
 import ast
 import builtins
 import itertools
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from types import CodeType
 from typing import Any
 
 from kernel_ext.analysis import AccumulatorKind, FanOut, FanOutKind
+from kernel_ext.cell import transport
 from kernel_ext.cell.fanout_inline import InlineProbe, run_rest_plainly, store
+from kernel_ext.cell.fanout_worker import IterationRaised, run_iteration_shipped
 from kernel_ext.cell.output import TaskOutput, capturing_into, current_output
+from kernel_ext.cell.remote_errors import rebuild
+from kernel_ext.cell.shipping import replay_events
+from kernel_ext.cell.worker_run import RunInKernel
 from kernel_ext.events import TaskState
-from kernel_ext.graph import Graph, Task
+from kernel_ext.graph import Call, Graph, Task
 from kernel_ext.scheduler import Job, drop_task_notes
 
 _ITEM = "__kernel_ext_item"
@@ -122,13 +127,13 @@ def _run_iteration(
             with capturing_into(output):
                 outcome = call(value, *recorders)
     except BaseException as exc:  # noqa: BLE001 - re-raised with the iteration's bound names
-        raise IterationFailed(exc, _locals_at_failure(exc, keep)) from None
+        raise IterationFailed(exc, locals_at_failure(exc, keep)) from None
     if is_loop:
         outcome = {name: value for name, value in outcome.items() if name in keep}
     return outcome, recorders
 
 
-def _locals_at_failure(exc: BaseException, keep: frozenset[str]) -> dict[str, Any]:
+def locals_at_failure(exc: BaseException, keep: frozenset[str]) -> dict[str, Any]:
     tb = exc.__traceback__
     while tb is not None:
         if tb.tb_frame.f_code.co_name == _FUNCTION:
@@ -169,21 +174,28 @@ def run_fanout(
     values: list[Any] = []
     started: list[Job] = []
 
-    def run_in_place(k: int, recorders: list[Recorder]) -> None:
-        try:
-            outcome = function(items[k], *recorders)
-        except BaseException as exc:
-            _apply(fanout, namespace, recorders)  # what it fed before raising, as in the loop
-            namespace.update(_locals_at_failure(exc, keep))
-            raise
+    def apply(outcome: Any, recorders: list[Recorder]) -> None:
+        """Apply one finished iteration, as the plain loop's iteration would have left things."""
         _apply(fanout, namespace, recorders)
         if is_loop:
             namespace.update({name: value for name, value in outcome.items() if name in keep})
         elif outcome[0]:
             values.append(outcome[1])
 
-    def fan_out(first: int) -> None:
-        started.append(_start_job(fanout, function, items, first, backend, workers))
+    def run_in_place(k: int, recorders: list[Recorder]) -> None:
+        try:
+            outcome = function(items[k], *recorders)
+        except BaseException as exc:
+            _apply(fanout, namespace, recorders)  # what it fed before raising, as in the loop
+            namespace.update(locals_at_failure(exc, keep))
+            raise
+        apply(outcome, recorders)
+
+    def fan_out(first: int) -> bool:
+        job = _start_job(fanout, function, items, first, backend, workers)
+        if job is not None:
+            started.append(job)
+        return job is not None
 
     probe = InlineProbe(WATCH_SECONDS.get(backend, 0.002), PROBE_SECONDS, fan_out)
     try:
@@ -193,7 +205,7 @@ def run_fanout(
             started[0].cancel()  # later iterations never run in the plain loop
         raise
     if started:
-        _finish_job(fanout, namespace, started[0], first, values)
+        _finish_job(fanout, namespace, started[0], first, values, run_in_place, apply)
     elif first < len(items):
         rest = run_rest_plainly(fanout, namespace, itertools.islice(items, first, None),
                                 filename, flags)
@@ -208,27 +220,46 @@ def _apply(fanout: FanOut, namespace: MutableMapping[str, Any], recorders: list[
 
 
 def _start_job(fanout: FanOut, function: Any, items: list[Any], first: int, backend: str,
-               workers: int | None) -> Job:
-    """Iterations ``first``... as engine tasks (their output kept per iteration)."""
+               workers: int | None) -> Job | None:
+    """Iterations ``first``... as engine tasks (their output kept per iteration).
+
+    None when the iteration cannot be sent to worker processes (it then runs in place).
+    """
     kinds = tuple(acc.kind for acc in fanout.accumulators)
     is_loop = fanout.kind is FanOutKind.FOR_LOOP
-    local = backend != "processes"
+    keep = fanout.locals_left_behind
     keys = range(first, len(items))
-    tasks = [
-        Task(key=k, func=_run_iteration,
-             args=(_Literal(function), _Literal(items[k]), kinds, fanout.locals_left_behind,
-                   is_loop, TaskOutput() if local else None),
-             group=f"{fanout.kind.value} over {ast.unparse(fanout.iterable)}")
-        for k in keys
-    ]
+    group = f"{fanout.kind.value} over {ast.unparse(fanout.iterable)}"
+    if backend == "processes":
+        try:
+            packed = transport.dumps(function)
+        except Exception:  # noqa: BLE001 - a function that cannot travel runs in place
+            return None
+        tasks = [Task(key=k, func=run_iteration_shipped,
+                      args=(packed, Call(_pack, (_Literal(items[k]),)), kinds, keep, is_loop),
+                      group=group) for k in keys]
+    else:
+        tasks = [Task(key=k, func=_run_iteration,
+                      args=(_Literal(function), _Literal(items[k]), kinds, keep, is_loop,
+                            TaskOutput()),
+                      group=group) for k in keys]
     job = Job(Graph(tasks), list(keys), backend=backend, num_workers=workers,
               keep_going=True, name="fan-out")
     job.start()
     return job
 
 
+def _pack(item: _Literal) -> bytes | None:
+    """An element pickled for a worker (None: it cannot be, the worker says run it here)."""
+    try:
+        return transport.dumps(item.value)
+    except Exception:  # noqa: BLE001 - any pickling failure
+        return None
+
+
 def _finish_job(fanout: FanOut, namespace: MutableMapping[str, Any], job: Job, first: int,
-                values: list[Any]) -> None:
+                values: list[Any], run_in_place: Callable[[int, list[Recorder]], None],
+                apply: Callable[[Any, list[Recorder]], None]) -> None:
     """Apply iterations ``first``... in order, as the plain loop would; raise the first error."""
     job.wait()
     states = job.states()
@@ -240,11 +271,16 @@ def _finish_job(fanout: FanOut, namespace: MutableMapping[str, Any], job: Job, f
 
     parent_output = current_output()
     for k in range(first, done if failed is None else failed + 1):
-        output = job.graph[k].args[5]  # the iteration's TaskOutput (None on processes)
+        args = job.graph[k].args  # on threads, the last is the iteration's TaskOutput
+        output = args[-1] if job.backend != "processes" else None
         if parent_output is not None and output is not None:
             for kind, payload in output.take():
                 parent_output.add(kind, payload)
 
+    if job.backend == "processes" and failed is None:
+        _apply_shipped(fanout, namespace, [results[k] for k in range(first, done)], first,
+                       run_in_place, apply)
+        return
     bound: dict[str, Any] = {}
     for k in range(first, done):
         outcome, recorders = results[k]
@@ -261,6 +297,26 @@ def _finish_job(fanout: FanOut, namespace: MutableMapping[str, Any], job: Job, f
         drop_task_notes(failure.error)
         raise failure.error
     namespace.update(bound)
+
+
+def _apply_shipped(fanout: FanOut, namespace: MutableMapping[str, Any], outcomes: list[Any],
+                   first: int, run_in_place: Callable[[int, list[Recorder]], None],
+                   apply: Callable[[Any, list[Recorder]], None]) -> None:
+    """Apply iterations run in worker processes, in order; run here those the workers
+    could not run faithfully; show their output; raise the first error, as the loop would."""
+    kinds = tuple(acc.kind for acc in fanout.accumulators)
+    for k, outcome in enumerate(outcomes, start=first):
+        if isinstance(outcome, RunInKernel):
+            run_in_place(k, [Recorder(kind) for kind in kinds])
+            continue
+        replay_events(outcome.events, namespace)
+        if isinstance(outcome, IterationRaised):
+            bound, recorders = transport.loads(outcome.state)
+            _apply(fanout, namespace, recorders)
+            namespace.update(bound)
+            raise rebuild(outcome.error)
+        result, recorders = transport.loads(outcome.values)
+        apply(result, recorders)
 
 
 class _Literal:

@@ -36,10 +36,11 @@ class InlineProbe:
     """Runs iterations in place until they prove slow (fan out the rest) or the probe ends."""
 
     def __init__(self, watch: float, probe: float,
-                 start_fanout: Callable[[int], None]) -> None:
+                 start_fanout: Callable[[int], bool]) -> None:
         self._watch = watch
         self._probe = probe
-        self._start_fanout = start_fanout  # called with the first index to fan out
+        # called with the first index to fan out; False: it cannot be (stay in place)
+        self._start_fanout = start_fanout
         self._lock = threading.Lock()
         self._running: int | None = None  # the iteration running in place now
         self._started = 0.0
@@ -89,8 +90,8 @@ class InlineProbe:
                 calls = sum(len(recorder.calls) for recorder in self._recorders)
                 if calls / elapsed > MAX_CALLS_PER_SECOND:
                     return  # slow, but mostly feeding its containers: stays in place
-                self.fanned_from = k + 1
-            self._start_fanout(k + 1)
+                if self._start_fanout(k + 1):  # (under the lock: the loop waits for it)
+                    self.fanned_from = k + 1
             return
 
 

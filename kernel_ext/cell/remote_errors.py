@@ -12,10 +12,11 @@ exception's own ``__cause__`` and ``__context__`` are rebuilt the same way.
 from __future__ import annotations
 
 import concurrent.futures
+import inspect
 import os
 import traceback
 from dataclasses import dataclass
-from types import TracebackType
+from types import CodeType, TracebackType
 
 import cloudpickle
 import loky
@@ -29,12 +30,41 @@ _MACHINERY = (
 _CHAIN_DEPTH = 8
 
 
+@dataclass(frozen=True)
+class Frame:
+    """What a traceback shows of one frame: where, in what, and the function's signature."""
+
+    filename: str
+    lineno: int
+    name: str
+    qualname: str
+    first_line: int  # the line its code starts at (a ``def``: the def line)
+    parameters: tuple[str, ...]  # as written in a def: ("x", "*args", "**kw")
+
+
+def _frame(code: CodeType, lineno: int) -> Frame:
+    count = code.co_argcount + code.co_kwonlyargcount
+    names = list(code.co_varnames[:count])
+    flags_at = count
+    if code.co_flags & inspect.CO_VARARGS:
+        names.insert(code.co_argcount, "*" + code.co_varnames[flags_at])
+        flags_at += 1
+    elif code.co_kwonlyargcount:
+        names.insert(code.co_argcount, "*")
+    if code.co_flags & inspect.CO_VARKEYWORDS:
+        names.append("**" + code.co_varnames[flags_at])
+    name, qualname = code.co_name, code.co_qualname
+    if name.startswith("__kernel_ext"):  # a loop's iteration runs the cell's own code
+        name = qualname = "<module>"
+    return Frame(code.co_filename, lineno, name, qualname, code.co_firstlineno, tuple(names))
+
+
 @dataclass
 class RemoteError:
     """An exception from a worker, its frames (file, line, name, qualname) and its chain."""
 
     error: BaseException
-    frames: list[tuple[str, int, str, str]]
+    frames: list[Frame]
     cause: RemoteError | None = None
     context: RemoteError | None = None
     suppress_context: bool = False
@@ -42,15 +72,12 @@ class RemoteError:
 
 def describe(error: BaseException, filename: str, depth: int = 0) -> RemoteError:
     """In the worker: what the kernel needs to show ``error`` (picklable)."""
-    frames = [
-        (f.f_code.co_filename, lineno, f.f_code.co_name, f.f_code.co_qualname)
-        for f, lineno in traceback.walk_tb(error.__traceback__)
-    ]
-    starts = [i for i, frame in enumerate(frames) if frame[0] == filename]
+    frames = [_frame(f.f_code, lineno) for f, lineno in traceback.walk_tb(error.__traceback__)]
+    starts = [i for i, frame in enumerate(frames) if frame.filename == filename]
     if starts:
         frames = frames[starts[0]:]
     else:
-        while frames and frames[0][0].startswith(_MACHINERY):
+        while frames and frames[0].filename.startswith(_MACHINERY):
             frames.pop(0)
     try:
         cloudpickle.dumps(error)
@@ -75,10 +102,10 @@ def rebuild(remote: RemoteError) -> BaseException:
     return error
 
 
-def _raised_through(error: BaseException, frames: list[tuple[str, int, str, str]]) -> BaseException:
+def _raised_through(error: BaseException, frames: list[Frame]) -> BaseException:
     call = None
-    for filename, lineno, name, qualname in reversed(frames):
-        call = _stand_in(filename, lineno, name, qualname, call, error)
+    for frame in reversed(frames):
+        call = _stand_in(frame, call, error)
     if call is None:
         return error.with_traceback(None)
     try:
@@ -89,13 +116,19 @@ def _raised_through(error: BaseException, frames: list[tuple[str, int, str, str]
     raise AssertionError("unreachable: the innermost stand-in always raises")
 
 
-def _stand_in(filename: str, lineno: int, name: str, qualname: str, call_next: object,
-              error: BaseException) -> object:
-    """A function whose one frame shows as ``name`` at ``filename:lineno``."""
+def _stand_in(frame: Frame, call_next: object, error: BaseException) -> object:
+    """A function whose one frame shows as ``frame``: its file, line, name and parameters,
+    its code starting where the real one starts (IPython shows the source from there)."""
     body = "raise __kx_error" if call_next is None else "__kx_next()"
-    code = compile("\n" * (max(lineno, 1) - 1) + f"def __kx(): {body}", filename, "exec")
+    parameters = ", ".join(p if p.startswith("*") else f"{p}=None" for p in frame.parameters)
+    first = min(max(frame.first_line, 1), max(frame.lineno, 1))
+    header = "\n" * (first - 1) + f"def __kx({parameters}):"
+    gap = max(frame.lineno, 1) - first
+    source = f"{header} {body}" if gap == 0 else header + "\n" * gap + f" {body}"
+    code = compile(source, frame.filename, "exec")
     scope: dict[str, object] = {"__kx_next": call_next, "__kx_error": error}
     exec(code, scope)
     function = scope["__kx"]
-    function.__code__ = function.__code__.replace(co_name=name, co_qualname=qualname)  # type: ignore[attr-defined]
+    function.__code__ = function.__code__.replace(  # type: ignore[attr-defined]
+        co_name=frame.name, co_qualname=frame.qualname)
     return function

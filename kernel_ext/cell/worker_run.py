@@ -112,12 +112,12 @@ def run_shipped(shipment: Shipment) -> Outcome:
     namespace = dict(inputs)
     events: list[Event] = []
     error: BaseException | None = None
-    with _capturing(events), _numpy_errors(shipment.numpy_errors):
+    with capturing(events), _numpy_errors(shipment.numpy_errors):
         try:
             exec(code, namespace)
         except BaseException as exc:  # noqa: BLE001 - sent back, raised by the kernel
             error = exc
-    if _changed(inputs, shipment.inputs):
+    if changed(inputs, shipment.inputs):
         return RunInKernel("it changed one of its inputs in place")
     if error is not None:
         return Raised(describe(error, code.co_filename), events)
@@ -132,16 +132,17 @@ def run_shipped(shipment: Shipment) -> Outcome:
     return Bound(values, events)
 
 
-def _changed(inputs: dict[str, Any], received: bytes) -> bool:
+def changed(value: Any, received: bytes) -> bool:
+    """Whether ``value``, loaded from ``received``, was changed in place since."""
     try:
-        after = transport.dumps(inputs)
+        after = transport.dumps(value)
         return after != received and after != transport.dumps(transport.loads(received))
     except Exception:  # noqa: BLE001 - an input that no longer pickles has changed
         return True
 
 
 @contextlib.contextmanager
-def _capturing(events: list[Event]) -> Any:
+def capturing(events: list[Event]) -> Any:
     """Print and warn into ``events``; every warning is kept, the kernel applies its filters."""
 
     def record(message: Warning | str, category: type[Warning], filename: str, lineno: int,
