@@ -22,6 +22,7 @@ from kernel_ext.background.magics_jobs import jobs_line
 from kernel_ext.background.routing import current_parent
 from kernel_ext.cell.live import ViewOptions
 from kernel_ext.cell.runner import CellRun, RunOptions
+from kernel_ext.cell.shipping import explain_shipping
 from kernel_ext.cell.tracebacks import mark_for_cell
 
 
@@ -119,6 +120,8 @@ class Parallel(Magics):
                                 filename) from None
         if args.explain:
             print(plan.explain())
+            if backend == "processes":
+                print(explain_shipping(plan.statements))
             return None
         if args.background:
             return self._start_background(plan, filename, backend, workers, args, source)

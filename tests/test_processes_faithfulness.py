@@ -199,3 +199,13 @@ def test_worker_errors_read_as_the_plain_cells(
     assert _frames(par["_traceback"]) == _frames(plain["_traceback"])
     for machinery in ("kernel_ext", "loky", "RemoteTraceback", "dynamic-code"):
         assert machinery not in par["_traceback"]
+
+
+def test_explain_says_which_statements_go_to_worker_processes(kernel: KernelSession) -> None:
+    kernel.run_ok("import numpy as np\na = np.arange(4)")
+    text = kernel.run_ok("%%parallel --processes --explain\nv = a[1:3]\nw = np.sqrt(a)\n"
+                         "v[0] = 5\n").stdout
+    assert "#0 (line 1) runs in the kernel: its value is (or holds) a name" in text, text
+    assert "#1 (line 2) runs in a worker process" in text, text
+    assert "#2 (line 3) runs in the kernel (it changes objects" in text, text
+    assert kernel.run_ok("%%parallel --explain\nw = np.sqrt(a)\n").stdout.count("worker") == 0

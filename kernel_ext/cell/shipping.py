@@ -21,7 +21,7 @@ import ast
 import marshal
 import sys
 import warnings
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from types import CodeType
 from typing import Any
 
@@ -46,6 +46,12 @@ _BINDING_STATEMENTS = (ast.Assign, ast.AnnAssign, ast.AugAssign)
 
 
 def can_ship(stmt: Statement) -> bool:
+    """True for statements that only bind names, to values that are not their inputs as
+    they are (a copy of ``a[2:5]`` would not be the view the plain cell binds)."""
+    return _only_binds(stmt) and not _may_alias(stmt.node.value)  # type: ignore[attr-defined]
+
+
+def _only_binds(stmt: Statement) -> bool:
     """True for statements whose whole effect is binding the names they assign."""
     node = stmt.node
     if stmt.effect or stmt.opaque or stmt.fanout is not None or stmt.produces_value:
@@ -60,7 +66,27 @@ def can_ship(stmt: Statement) -> bool:
                 names.add(sub.id)
             elif not isinstance(sub, ast.Tuple | ast.List | ast.Starred | ast.expr_context):
                 return False  # attribute or subscript targets change an existing object
-    return stmt.writes == frozenset(names) and not _may_alias(node.value)
+    return stmt.writes == frozenset(names)
+
+
+def explain_shipping(statements: Sequence[Statement]) -> str:
+    """For ``--explain --processes``: which statements go to a worker process, and why not."""
+    lines = ["with --processes:"]
+    for stmt in statements:
+        where = f"#{stmt.index} (line {stmt.lineno})"
+        if can_ship(stmt):
+            lines.append(f"{where} runs in a worker process (in the kernel instead if its result "
+                         "would share state with its inputs, it changes one, or a value cannot "
+                         "be sent)")
+        elif stmt.fanout is not None:
+            lines.append(f"{where} fans out to worker processes if its iterations are slow")
+        elif _only_binds(stmt):
+            lines.append(f"{where} runs in the kernel: its value is (or holds) a name, "
+                         "attribute, item or slice as it is, which a copy would not be")
+        else:
+            lines.append(f"{where} runs in the kernel (it changes objects, has effects, "
+                         "defines or imports)")
+    return "\n".join(lines)
 
 
 def _may_alias(value: ast.expr | None) -> bool:
