@@ -1,0 +1,181 @@
+"""Aliases (views, second names, items taken out of containers) changed in place, and
+calls that change a value in place used as expressions (matters most on --processes)."""
+
+from __future__ import annotations
+
+from differential import case, value
+
+KIND = "aliasing"
+
+CASES = [
+    case(
+        "numpy_slice_view_zeroed",
+        "import numpy as np\narr = np.arange(10)\n",
+        """
+        window = arr[2:5]
+        window[:] = 0
+        total = int(arr.sum())
+        """,
+        lambda o: value(o, "total") == 45 - 9,
+    ),
+    case(
+        "second_name_for_dataframe",
+        "import pandas as pd\ndf = pd.DataFrame({'a': [1, 2, 3]})\n",
+        """
+        df2 = df
+        df2["b"] = df2["a"] * 2
+        cols = list(df.columns)
+        """,
+        lambda o: value(o, "cols") == ["a", "b"],
+    ),
+    case(
+        "list_taken_out_of_dict",
+        "groups = {'a': [1, 2], 'b': [3]}\n",
+        """
+        bucket = groups["a"]
+        bucket.append(9)
+        size_a = len(groups["a"])
+        """,
+        lambda o: value(o, "size_a") == 3,
+    ),
+    case(
+        "heappop_as_expression",
+        "import heapq\ntasks = [(3, 'write'), (1, 'read'), (2, 'parse')]\nheapq.heapify(tasks)\n",
+        """
+        first = heapq.heappop(tasks)
+        next_up = tasks[0]
+        remaining = len(tasks)
+        """,
+        lambda o: value(o, "first") == (1, "read") and value(o, "remaining") == 2,
+    ),
+    case(
+        "heappushpop_as_expression",
+        "import heapq\nh = [2, 5, 9]\n",
+        """
+        smallest = heapq.heappushpop(h, 7)
+        now = list(h)
+        """,
+        lambda o: value(o, "smallest") == 2 and sorted(value(o, "now")) == [5, 7, 9],
+    ),
+    case(
+        "shuffle_result_assigned",
+        "import random\ndeck = list(range(8))\n",
+        """
+        random.seed(5)
+        result = random.shuffle(deck)
+        top = deck[:3]
+        """,
+        lambda o: value(o, "result") is None and sorted(value(o, "deck")) == list(range(8)),
+    ),
+    case(
+        "numpy_row_view_incremented",
+        "import numpy as np\nmatrix = np.zeros((3, 3))\n",
+        """
+        row = matrix[1]
+        row += 10
+        row_sums = matrix.sum(axis=1).tolist()
+        """,
+        lambda o: value(o, "row_sums") == [0.0, 30.0, 0.0],
+    ),
+    case(
+        "asarray_returns_same_array",
+        "import numpy as np\nx = np.array([1.0, 2.0, 3.0])\n",
+        """
+        y = np.asarray(x)
+        y[0] = -1
+        first = float(x[0])
+        """,
+        lambda o: value(o, "first") == -1.0,
+    ),
+    case(
+        "attribute_alias_of_settings_dict",
+        """
+        class Pipeline:
+            def __init__(self):
+                self.settings = {"mode": "safe", "retries": 1}
+        pipe = Pipeline()
+        """,
+        """
+        s = pipe.settings
+        s["mode"] = "fast"
+        mode = pipe.settings["mode"]
+        """,
+        lambda o: value(o, "mode") == "fast",
+    ),
+    case(
+        "dict_get_alias_of_nested_config",
+        "config = {'db': {'host': 'localhost', 'port': 5432}}\n",
+        """
+        db = config.get("db")
+        db["port"] = 5433
+        port = config["db"]["port"]
+        """,
+        lambda o: value(o, "port") == 5433,
+    ),
+    case(
+        "last_element_alias",
+        "history = [['init'], ['load']]\n",
+        """
+        latest = history[-1]
+        latest.append("clean")
+        steps = [len(h) for h in history]
+        """,
+        lambda o: value(o, "steps") == [1, 2],
+    ),
+    case(
+        "transpose_view_written",
+        "import numpy as np\na = np.zeros((2, 3), dtype=int)\n",
+        """
+        t = a.T
+        t[2, 1] = 99
+        corner = int(a[1, 2])
+        """,
+        lambda o: value(o, "corner") == 99,
+    ),
+    case(
+        "reshape_view_filled",
+        "import numpy as np\ngrid = np.zeros((2, 2))\n",
+        """
+        flat = grid.reshape(-1)
+        flat[:] = 1.5
+        total = float(grid.sum())
+        """,
+        lambda o: value(o, "total") == 6.0,
+    ),
+    case(
+        "copy_is_not_an_alias",
+        "import pandas as pd\ndf = pd.DataFrame({'a': [1, 2]})\n",
+        """
+        backup = df.copy()
+        df["a"] = 0
+        same = backup.equals(df)
+        """,
+        lambda o: value(o, "same") is False,
+    ),
+    case(
+        "alias_item_deleted",
+        "batches = [[1, 2, 3], [4]]\n",
+        """
+        current = batches[0]
+        del current[0]
+        sizes = [len(b) for b in batches]
+        """,
+        lambda o: value(o, "sizes") == [2, 1],
+    ),
+    case(
+        "series_alias_of_column_object",
+        """
+        import pandas as pd
+        class Store:
+            def __init__(self):
+                self.prices = pd.Series([1.0, 2.0, 3.0])
+        shop = Store()
+        """,
+        """
+        p = shop.prices
+        p.iloc[0] = 10.0
+        first_price = float(shop.prices.iloc[0])
+        """,
+        lambda o: value(o, "first_price") == 10.0,
+    ),
+]
