@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from differential import case, out
+from differential import case, out, value
 
 KIND = "lastline"
 
@@ -238,5 +238,89 @@ CASES = [
         print(summarize_log())
         """,
         lambda o: out(o) == "fit -> score\n",
+    ),
+    case(
+        "last_call_changes_rate_read_by_slow_statement",
+        """
+        import time
+        cache = {"rate": 1.0}
+        def current_rate():
+            c = cache
+            time.sleep(0.1)
+            return c["rate"]
+        def set_rate(r):
+            c = cache
+            c["rate"] = r
+            return r
+        """,
+        """
+        before = current_rate()
+        set_rate(2.0)
+        """,
+        lambda o: value(o, "before") == 1.0 and shown(o) == "2.0",
+    ),
+    case(
+        "last_call_clears_log_through_bound_method",
+        """
+        import time
+        LOG = ["a", "b", "c"]
+        clear_log = LOG.clear
+        def slow_len():
+            time.sleep(0.1)
+            return len(LOG)
+        """,
+        """
+        n = slow_len()
+        clear_log()
+        """,
+        lambda o: value(o, "n") == 3 and value(o, "LOG") == [],
+    ),
+    case(
+        "last_line_shuffle_after_slow_read",
+        """
+        import random, time
+        deck = list(range(10))
+        def slow_first(cards):
+            time.sleep(0.1)
+            return cards[:3]
+        random.seed(11)
+        """,
+        """
+        first = slow_first(deck)
+        random.shuffle(deck)
+        """,
+        lambda o: value(o, "first") == [0, 1, 2] and value(o, "deck") != list(range(10)),
+    ),
+    case(
+        "last_line_heappush_after_slow_min",
+        """
+        import heapq, time
+        h = [3, 5, 8]
+        def slow_min(heap):
+            time.sleep(0.1)
+            return heap[0]
+        """,
+        """
+        smallest = slow_min(h)
+        heapq.heappush(h, 1)
+        """,
+        lambda o: value(o, "smallest") == 3 and value(o, "h")[0] == 1,
+    ),
+    case(
+        "last_line_numpy_shuffle_after_slow_head",
+        """
+        import time
+        import numpy as np
+        arr = np.arange(8)
+        def slow_head(a):
+            time.sleep(0.1)
+            return a[:3].tolist()
+        np.random.seed(2)
+        """,
+        """
+        head = slow_head(arr)
+        np.random.shuffle(arr)
+        """,
+        lambda o: value(o, "head") == [0, 1, 2],
     ),
 ]

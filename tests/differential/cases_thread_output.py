@@ -171,4 +171,35 @@ crawl = make_crawler()
         """,
         lambda o: out(o) == "fetched one\nfetched two\nsummary\n",
     ),
+    case(
+        "timer_thread_joined_in_helper",
+        POOL
+        + """
+def delayed_notice(msg):
+    t = threading.Timer(0.02, print, [msg])
+    t.start()
+    t.join()
+    return msg
+""",
+        """
+        a = slow_print("exporting", 0.15)
+        b = delayed_notice("export scheduled")
+        """,
+        lambda o: out(o) == "exporting\nexport scheduled\n",
+    ),
+    case(
+        "pool_map_prints_rows_in_order",
+        POOL
+        + """
+def print_rows(rows):
+    with ThreadPoolExecutor(max_workers=1) as ex:
+        return sum(ex.map(lambda r: print("row", r) or r, rows))
+""",
+        """
+        header = slow_print("id", 0.1)
+        total = print_rows([1, 2, 3])
+        footer = slow_print("end", 0)
+        """,
+        lambda o: out(o) == "id\nrow 1\nrow 2\nrow 3\nend\n",
+    ),
 ]
