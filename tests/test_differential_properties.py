@@ -1,0 +1,134 @@
+"""Property: cells mixing the kinds of hidden state mean the plain cell, under ``%%parallel``.
+
+A small grammar of statement templates over one shared setup, each template
+reaching state the way one kind of the differential suite does (a closure's
+counter, a mutable default, an ``lru_cache``, a bound ``__next__``, a function
+taking a local alias of a global list, a shared generator, a numpy view, the
+global ``random`` generator, a helper reading a global a loop rebinds, a name
+used inside ``df.query``, an error in a helper). Hypothesis draws cells of one to
+six such statements; each runs plain and under ``%%parallel`` (threads and
+``--processes``) in a real kernel, and everything observable must match.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+from differential.harness import MODES, run, summarize
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from hypothesis.errors import NonInteractiveExampleWarning
+from kernel_session import KernelSession
+from plain_vs_parallel import Case, differences
+
+pytest_plugins = ("differential.fixtures",)  # the fixtures mode_kernel and scratch
+
+SETUP = """\
+import functools, itertools, random, time
+import numpy as np
+import pandas as pd
+def make_tally():
+    n = 0
+    def tally(k):
+        nonlocal n
+        time.sleep(0.01 * k)
+        n += k
+        return n
+    return tally
+tally = make_tally()
+def remember(x, seen=[]):
+    time.sleep(0.01)
+    seen.append(x)
+    return len(seen)
+@functools.lru_cache(maxsize=None)
+def cached(x):
+    time.sleep(0.02)
+    return x * 2
+tick = itertools.count(1).__next__
+LOG = []
+def record(x):
+    buf = LOG
+    time.sleep(0.01)
+    buf.append(x)
+    return len(buf)
+def gen(n):
+    for i in range(n):
+        time.sleep(0.005)
+        yield i
+g = gen(50)
+arr = np.arange(8)
+k = 1
+def use_k():
+    time.sleep(0.01)
+    return k * 10
+people = pd.DataFrame({"age": [20, 30, 40, 50]})
+def risky(x):
+    if x == 3:
+        raise ValueError(f"bad {x}")
+    return x
+random.seed(0)
+"""
+
+NAMES = ("v0", "v1", "v2")
+
+TEMPLATES = (
+    "{x} = tally({n})",
+    "{x} = remember({n})",
+    "{x} = cached({n})",
+    "{x} = cached.cache_info().misses",
+    "{x} = tick()",
+    "{x} = record({n})",
+    "{x} = len(LOG)",
+    "{x} = next(g)",
+    "{x} = list(itertools.islice(g, {n}))",
+    "view = arr[{n}:]",
+    "view[:] = {n}",
+    "{x} = int(arr.sum())",
+    "random.seed({n})",
+    "{x} = random.random()",
+    "k = {n}",
+    "{x} = use_k()",
+    "out = {{}}\nfor k in range({n}):\n    out[k] = use_k()",
+    "{x} = [cached(i) for i in range({n})]",
+    "cutoff = {n} * 10\n{x} = len(people.query('age > @cutoff'))",
+    "{x} = risky({n})",
+    "print('{x}', {x})",
+    "del {x}",
+)
+
+statement = st.builds(
+    lambda template, x, n: template.format(x=x, n=n),
+    st.sampled_from(TEMPLATES),
+    st.sampled_from(NAMES),
+    st.integers(min_value=0, max_value=4),
+)
+cells = st.lists(statement, min_size=1, max_size=6).map(lambda lines: "\n".join(lines) + "\n")
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    derandomize=True,
+    phases=(Phase.explicit, Phase.generate),  # no shrinking: each example costs real runs
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(cell=cells)
+def test_generated_cells_mean_the_plain_cell(
+    mode_kernel: tuple[str, KernelSession], scratch: str, cell: str
+) -> None:
+    mode, kernel = mode_kernel
+    case = Case("generated", SETUP, cell)
+    plain = run(kernel, case, scratch, None)
+    par = run(kernel, case, scratch, MODES[mode])
+    diff = differences(plain, par)
+    assert not diff, f"under {MODES[mode]}:\n{cell}---\n{summarize(diff)}"
+
+
+def test_generated_cells_mix_the_kinds() -> None:
+    """The grammar reaches closures, caches, iterators, views, RNGs, loops and strings."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NonInteractiveExampleWarning)
+        text = "\n".join(cells.example() for _ in range(80))
+    for marker in ("tally(", "cached(", "next(g)", "view", "random.", "use_k()", "@cutoff"):
+        assert marker in text, marker
+    assert "risky(3)" in text and "print(" in text
