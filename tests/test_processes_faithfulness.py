@@ -101,6 +101,11 @@ ERRORS = [
          "def lookup(d, k):\n    try:\n        return d[k]\n    except KeyError:\n"
          "        return missing_name\n",
          "v = lookup({}, 'k')\n", check=lambda o: o["error"][0] == "NameError"),
+    Case("error_that_cannot_be_pickled",
+         "import threading\nclass Locked(Exception):\n    def __init__(self, msg):\n"
+         "        super().__init__(msg)\n        self.lock = threading.Lock()\n"
+         "def guarded(x):\n    raise Locked(f'no {x}')\n",
+         "v = guarded(3)\n", check=lambda o: o["error"][:2] == ("Locked", "no 3")),
     Case("error_in_a_library_function", NUMPY + "a = np.arange(3)\n",
          "r = np.reshape(a, (2, 2))\n", check=lambda o: o["error"][0] == "ValueError"),
 ]

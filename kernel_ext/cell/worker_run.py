@@ -14,7 +14,7 @@ cell means:
 - a value it bound shares an object or array memory with an input
   (:mod:`kernel_ext.cell.sharing`), or holds a function defined in the
   notebook, whose globals would come back detached from the kernel's;
-- what it bound cannot be pickled.
+- what it bound, or the error it raised, cannot be pickled.
 
 Otherwise it sends back the bound values (pickled), everything the statement
 printed and every warning it raised, in order, for the kernel to show in the
@@ -120,6 +120,10 @@ def run_shipped(shipment: Shipment) -> Outcome:
     if changed(inputs, shipment.inputs):
         return RunInKernel("it changed one of its inputs in place")
     if error is not None:
+        try:
+            transport.dumps(error)
+        except Exception:  # noqa: BLE001 - the kernel raises the very error itself
+            return RunInKernel("the error it raised cannot be sent back from a worker process")
         return Raised(describe(error, code.co_filename), events)
     bound = {name: namespace[name] for name in shipment.outputs if name in namespace}
     reason = shared_with_inputs(bound, inputs, namespace)
