@@ -17,6 +17,7 @@ from differential import (
     cases_last_line,
     cases_loop_variable,
     cases_objects,
+    cases_objects_more,
     cases_process_options,
     cases_process_state,
     cases_strings,
@@ -26,6 +27,7 @@ from differential import (
 MODULES = (
     cases_functions,
     cases_objects,
+    cases_objects_more,
     cases_iterators,
     cases_loop_variable,
     cases_inplace_loops,

@@ -264,4 +264,49 @@ CASES = [
         """,
         lambda o: err(o)[0] == "ValueError",
     ),
+    case(
+        "exception_with_two_required_arguments",
+        """
+        class ParseError(Exception):
+            def __init__(self, line, reason):
+                super().__init__(f"line {line}: {reason}")
+                self.line = line
+        def parse_line(i, text):
+            if "," not in text:
+                raise ParseError(i, "no comma")
+            return text.split(",")
+        """,
+        """
+        r0 = parse_line(0, "a,b")
+        r1 = parse_line(1, "ab")
+        """,
+        lambda o: err(o)[:2] == ("ParseError", "line 1: no comma"),
+    ),
+    case(
+        "warning_in_fanned_out_comprehension",
+        """
+        import time, warnings
+        def check(x):
+            time.sleep(0.01)
+            if x < 0:
+                warnings.warn("negative value")
+            return abs(x)
+        """,
+        """
+        vals = [check(x) for x in [1, -2, 3, -4]]
+        """,
+        lambda o: o["stderr"].count("UserWarning: negative value") == 1,
+    ),
+    case(
+        "syntax_error_from_compile_in_helper",
+        """
+        def make_rule(expr):
+            return compile(expr, "<rule>", "eval")
+        """,
+        """
+        ok = make_rule("x > 1")
+        bad = make_rule("x >")
+        """,
+        lambda o: err(o)[0] == "SyntaxError",
+    ),
 ]

@@ -318,4 +318,61 @@ CASES = [
         """,
         lambda o: (value(o, "m1"), value(o, "m3")) == (10.0, 30.0),
     ),
+    case(
+        "default_counter_object",
+        """
+        import itertools, time
+        def next_id(prefix, _ids=itertools.count(1)):
+            time.sleep(0.05 if prefix == "user" else 0)
+            return f"{prefix}-{next(_ids)}"
+        """,
+        """
+        u = next_id("user")
+        g = next_id("group")
+        """,
+        lambda o: (value(o, "u"), value(o, "g")) == ("user-1", "group-2"),
+    ),
+    case(
+        "closure_over_instance_collects_rows",
+        """
+        import time
+        class Sink:
+            def __init__(self):
+                self.rows = []
+        def make_writer(sink):
+            def write(row):
+                time.sleep(0.03)
+                sink.rows.append(row)
+                return len(sink.rows)
+            return write
+        out = Sink()
+        write = make_writer(out)
+        """,
+        """
+        w1 = write({"id": 1})
+        w2 = write({"id": 2})
+        written = len(out.rows)
+        """,
+        lambda o: value(o, "written") == 2,
+    ),
+    case(
+        "generator_function_keeps_running_total",
+        """
+        import time
+        def running_totals():
+            total = 0
+            while True:
+                time.sleep(0.02)
+                total += 1
+                yield total
+        counter = running_totals()
+        def bump():
+            return next(counter)
+        """,
+        """
+        first = bump()
+        second = bump()
+        """,
+        lambda o: (value(o, "first"), value(o, "second")) == (1, 2),
+    ),
 ]

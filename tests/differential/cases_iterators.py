@@ -174,4 +174,48 @@ CASES = [
         """,
         lambda o: value(o, "pie_colors") == ["blue", "red", "green"],
     ),
+    case(
+        "pandas_chunked_reader",
+        """
+        import pandas as pd
+        pd.DataFrame({"a": range(7)}).to_csv("@TMP@/big.csv", index=False)
+        """,
+        """
+        reader = pd.read_csv("@TMP@/big.csv", chunksize=3)
+        first = next(reader)
+        rest = pd.concat(reader)
+        sizes = (len(first), len(rest))
+        """,
+        lambda o: value(o, "sizes") == (3, 4),
+    ),
+    case(
+        "iter_with_sentinel_over_queue",
+        """
+        import collections
+        jobs = collections.deque(["a", "b", "c", None])
+        """,
+        """
+        stream = iter(jobs.popleft, None)
+        head = next(stream)
+        tail = list(stream)
+        """,
+        lambda o: value(o, "head") == "a" and value(o, "tail") == ["b", "c"],
+    ),
+    case(
+        "tee_copies_advance_underlying",
+        """
+        import itertools, time
+        def readings():
+            for v in [3, 1, 4, 1, 5]:
+                time.sleep(0.005)
+                yield v
+        src = readings()
+        """,
+        """
+        a_it, b_it = itertools.tee(src)
+        total = sum(a_it)
+        peak = max(b_it)
+        """,
+        lambda o: (value(o, "total"), value(o, "peak")) == (14, 5),
+    ),
 ]

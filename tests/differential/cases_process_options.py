@@ -181,4 +181,59 @@ def render(frame):
         """,
         lambda o: value(o, "log_text") == "step load\n",
     ),
+    case(
+        "pandas_options_attribute_style",
+        FRAME
+        + """
+def render(frame):
+    time.sleep(0.02)
+    return frame.to_string()
+""",
+        """
+        pd.options.display.precision = 1
+        text = render(df)
+        """,
+        lambda o: "1.2 " in value(o, "text") and "1.23" not in value(o, "text"),
+    ),
+    case(
+        "catch_warnings_in_one_statement_while_another_warns",
+        """
+        import time, warnings
+        def noisy(x, delay):
+            time.sleep(delay)
+            warnings.warn(f"noisy {x}")
+            return x
+        """,
+        """
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            a = noisy(1, 0.1)
+        b = noisy(2, 0.05)
+        """,
+        lambda o: "UserWarning: noisy 2" in o["stderr"] and "noisy 1" not in o["stderr"],
+    ),
+    case(
+        "numpy_printoptions_context",
+        FRAME + "arr = np.array([3.14159, 2.71828])\n",
+        """
+        with np.printoptions(precision=2):
+            short = repr(arr)
+        full = repr(arr)
+        """,
+        lambda o: value(o, "short") == "array([3.14, 2.72])" and "3.14159" in value(o, "full"),
+    ),
+    case(
+        "environ_update_then_helper",
+        """
+        import os, time
+        def connection_string():
+            time.sleep(0.02)
+            return f"{os.environ.get('DB_HOST', '?')}:{os.environ.get('DB_PORT', '?')}"
+        """,
+        """
+        os.environ.update({"DB_HOST": "db.local", "DB_PORT": "5433"})
+        conn = connection_string()
+        """,
+        lambda o: value(o, "conn") == "db.local:5433",
+    ),
 ]

@@ -146,4 +146,30 @@ CASES = [
         """,
         lambda o: value(o, "picked") == [23, 67],
     ),
+    case(
+        "pd_eval_after_slow_assignment",
+        PEOPLE
+        + """
+def slow_series(values):
+    time.sleep(0.1)
+    return pd.Series(values)
+""",
+        """
+        a = slow_series([1, 2, 3])
+        b = pd.Series([10, 20, 30])
+        c = pd.eval("a * 2 + b")
+        total = int(c.sum())
+        """,
+        lambda o: value(o, "total") == 72,
+    ),
+    case(
+        "eval_then_query_on_new_column",
+        PEOPLE,
+        """
+        bonus = slow_cutoff(5)
+        people2 = people.eval("score = age + @bonus")
+        high = people2.query("score > @bonus * 10")["name"].tolist()
+        """,
+        lambda o: value(o, "high") == ["dee", "eve"],
+    ),
 ]
