@@ -53,12 +53,13 @@ __all__ = [
 def load_ipython_extension(ipython):  # type: ignore[no-untyped-def]
     """``%load_ext kernel_ext``: register the magics and make their defaults configurable."""
     from kernel_ext.background import install
-    from kernel_ext.cell import awaiting, tracebacks
+    from kernel_ext.cell import awaiting, cell_text, tracebacks
     from kernel_ext.magics import Parallel
 
     magics = Parallel(shell=ipython, parent=ipython)
     install(ipython, magics)
     tracebacks.install(ipython)
+    cell_text.install(ipython)
     awaiting.install(ipython)
     ipython.register_magics(magics)
     if magics not in ipython.configurables:

@@ -20,6 +20,7 @@ from traitlets import Bool, Enum, Float, Integer
 from kernel_ext.analysis import analyze_cell
 from kernel_ext.background.magics_jobs import jobs_line
 from kernel_ext.background.routing import current_parent
+from kernel_ext.cell.cell_text import plain_cell_text
 from kernel_ext.cell.live import ViewOptions
 from kernel_ext.cell.runner import CellRun, RunOptions
 from kernel_ext.cell.shipping import explain_shipping
@@ -112,7 +113,9 @@ class Parallel(Magics):
 
         shell = self.shell
         source = shell.transform_cell(cell)
-        filename = shell.compile.cache(source, _running_cell_number(shell), raw_code=cell)
+        # Named as the plain cell's code would be: errors, warnings and %debug name its file.
+        filename = shell.compile.cache(source, _running_cell_number(shell),
+                                       raw_code=plain_cell_text(shell, cell))
         try:
             plan = analyze_cell(source, shell.user_ns, filename=filename)
         except SyntaxError as error:

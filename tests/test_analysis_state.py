@@ -362,3 +362,51 @@ def test_function_returning_a_generator_expression_gives_a_consumable_result():
     p = plan("def odds(xs):\n    return filter(lambda x: x % 2, xs)\n"
              "g = odds(xs)\na = sum(g)\nb = list(g)\n", setup)
     assert waits(p, 3, 2)
+
+
+def test_function_attributes_are_state():
+    setup = """
+        import functools
+        def counted(fn):
+            @functools.wraps(fn)
+            def wrapper(*args):
+                wrapper.calls += 1
+                return fn(*args)
+            wrapper.calls = 0
+            return wrapper
+        @counted
+        def double(x):
+            return 2 * x
+        """
+    p = plan("a = double(1)\nb = double(2)\ncalls = double.calls\n", setup)
+    assert waits(p, 1, 0) and waits(p, 2, 1)
+
+
+def test_partial_reaches_the_values_it_holds():
+    setup = ("from functools import partial\ndef collect(bucket, item):\n"
+             "    bucket.append(item)\n    return len(bucket)\n"
+             "errors = []\nreport = partial(collect, errors)\n")
+    p = plan("n1 = report('a')\nn2 = report('b')\ntotal = len(errors)\n", setup)
+    assert waits(p, 1, 0) and waits(p, 2, 1)
+
+
+def test_bound_builtin_method_used_by_a_helper_changes_its_object():
+    setup = ("seen = set()\nadd = seen.add\ndef process(batch):\n"
+             "    for x in batch:\n        add(x)\n    return len(batch)\n")
+    p = plan("n1 = process([1, 2])\nn2 = process([2, 3])\nunique = len(seen)\n", setup)
+    assert waits(p, 1, 0) and waits(p, 2, 1)
+
+
+def test_read_only_methods_of_arrays_and_frames_run_at_once():
+    setup = ("import numpy as np\nimport pandas as pd\narr = np.arange(6.0)\n"
+             "df = pd.DataFrame({'k': [1, 1, 2], 'v': [1.0, 2.0, 3.0]})\n"
+             "rng = np.random.default_rng(0)\n")
+    p = plan("a = df.groupby('k')['v'].sum()\nb = df.describe()\nc = arr.mean()\n"
+             "d = arr.reshape(2, 3).T.copy()\n", setup)
+    assert not any(s.deps for s in p.statements)
+    p = plan("arr.sort()\nm = arr[0]\n", setup)
+    assert waits(p, 1, 0)
+    p = plan("df.sort_values('v', inplace=True)\nfirst = df.iloc[0]\n", setup)
+    assert waits(p, 1, 0)
+    p = plan("x = rng.normal()\ny = rng.normal()\n", setup)  # a generator has state
+    assert waits(p, 1, 0)

@@ -200,6 +200,20 @@ MUTATES_FIRST_ARG_FUNCTIONS = frozenset(
         "set.update",
     }
 )
+# Methods of numpy arrays and pandas objects that change the object itself (or, on
+# a view taken in the same expression, its base): every other method of theirs
+# leaves it as it is (pandas' `inplace=True` aside, which is checked at the call).
+DATA_MUTATING_METHODS = frozenset(
+    {
+        "sort", "fill", "resize", "put", "itemset", "setfield", "setflags", "partition",
+        "byteswap", "update", "insert", "pop", "popitem", "clear", "append", "extend",
+        "remove", "discard", "add", "setdefault", "set_value", "set_flags", "__setitem__",
+        "__delitem__", "__iadd__", "__isub__", "__imul__", "__itruediv__", "__ior__",
+        "__iand__", "plot", "hist", "boxplot", "to_csv", "to_parquet", "to_excel",
+        "to_json", "to_pickle", "to_hdf", "to_sql", "to_feather", "tofile", "dump",
+        "apply", "map", "pipe", "agg", "aggregate", "transform", "applymap", "eval", "query",
+    }
+)
 # Method names that change an argument (as well as their object): rng.shuffle(deck).
 ARGUMENT_MUTATING_METHODS = frozenset({"shuffle", "copyto", "at"})
 

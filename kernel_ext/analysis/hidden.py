@@ -626,7 +626,7 @@ class HiddenResolver:
         extra = Hidden(frozenset(writes), frozenset(writes), False, False,
                        state.access_runs_code, frozenset(notes))
         hidden = hidden | extra
-        seen: set[int] = set()
+        seen: set[int] = {id(value)}
         todo = list(state.functions)
         while todo:  # functions held in closures, defaults, wrappers and containers
             func = todo.pop()

@@ -17,6 +17,7 @@ from typing import Any
 
 from kernel_ext.analysis.effects import (
     ARGUMENT_MUTATING_METHODS,
+    DATA_MUTATING_METHODS,
     EFFECT_METHODS,
     PURE_DECORATORS,
     CallKind,
@@ -47,6 +48,9 @@ class Env:
     # change whatever it reaches.  Mapped to whether the value may be such a callable
     # when merely passed on (`map(tick, xs)`).  Owned and grown by the plan builder.
     unknown_callables: Mapping[str, bool] = field(default_factory=lambda: _NO_CALLABLES)
+    # names that hold numpy arrays or pandas objects (from the namespace, until rebound):
+    # their methods are known, and only the listed ones change the object
+    data_objects: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
 
     def qualify(self, path: tuple[str, ...]) -> str | None:
         """Qualified name of a dotted call path, or None when unknown."""
@@ -66,6 +70,7 @@ class Env:
             self.user_names,
             self.immutables - names,
             self.unknown_callables,
+            self.data_objects,
         )
 
 
@@ -598,9 +603,11 @@ class _Collector(ast.NodeVisitor):
                 if reason is not None:
                     self._setting(reason, node.func)
             roots = receiver_roots(node.func.value)
-            # A method call may change its receiver (and whatever it is part of).
-            self.mutates |= self._outer(roots) - self.env.modules - self.env.immutables
-            self.comp_mutates |= roots - self.mutates
+            # A method call may change its receiver (and whatever it is part of),
+            # unless it is a known read-only method of a numpy or pandas object.
+            if not self._reads_data_object(node, roots):
+                self.mutates |= self._outer(roots) - self.env.modules - self.env.immutables
+                self.comp_mutates |= roots - self.mutates
             if node.func.attr in ARGUMENT_MUTATING_METHODS and node.args:
                 self._mutate_argument(node.args[0])
         for keyword in node.keywords:
@@ -627,6 +634,18 @@ class _Collector(ast.NodeVisitor):
             self._unknown_call(node, f"calls `{what}`, which the analysis cannot see through")
         elif kind is CallKind.MUTATES_FIRST_ARG and node.args:
             self._mutate_argument(node.args[0])
+
+    def _reads_data_object(self, node: ast.Call, roots: frozenset[str]) -> bool:
+        """`df.groupby('k').v.sum()`, `arr.mean()`: a method of a numpy array or pandas
+        object (held by a namespace name) that leaves it as it is."""
+        assert isinstance(node.func, ast.Attribute)
+        if len(roots) != 1 or node.func.attr in DATA_MUTATING_METHODS:
+            return False
+        if any(k.arg == "inplace" and not (isinstance(k.value, ast.Constant)
+                                           and k.value.value is False) for k in node.keywords):
+            return False
+        (root,) = roots
+        return root in self.env.data_objects and not self._is_comp_local(root)
 
     def _mutate_argument(self, arg: ast.expr) -> None:
         roots = receiver_roots(arg)

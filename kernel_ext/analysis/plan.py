@@ -166,6 +166,7 @@ def _initial_env(ns: Mapping[str, object], tree: ast.Module) -> Env:
     modules: set[str] = set()
     immutables: set[str] = set()
     unknown: dict[str, bool] = {}
+    data: dict[str, str] = {}
     for name, value in ns.items():
         if type(value) in _PLAIN_DATA:  # the bulk of a namespace: no qualname, not a module
             if type(value) in IMMUTABLE_TYPES:
@@ -180,6 +181,8 @@ def _initial_env(ns: Mapping[str, object], tree: ast.Module) -> Env:
             qualnames[name] = qualname
         elif _is_unknown_callable(value):
             unknown[name] = True
+        elif _is_data_object(value):
+            data[name] = type(value).__module__
     bound = _names_bound_anywhere(tree)
     return Env(
         qualnames=MappingProxyType(qualnames),
@@ -187,7 +190,18 @@ def _initial_env(ns: Mapping[str, object], tree: ast.Module) -> Env:
         user_names=frozenset(ns) | bound,
         immutables=frozenset(immutables),
         unknown_callables=unknown,  # grown by the builder as the cell binds values
+        data_objects=data,  # shrunk by the builder as the cell rebinds names
     )
+
+
+def _is_data_object(value: object) -> bool:
+    """A numpy array or a pandas Series, DataFrame or Index (not a random generator,
+    an iterator or another object of those libraries with state of its own)."""
+    numpy = sys.modules.get("numpy")
+    if numpy is not None and isinstance(value, numpy.ndarray):
+        return True
+    pandas = sys.modules.get("pandas")
+    return pandas is not None and isinstance(value, pandas.Series | pandas.DataFrame | pandas.Index)
 
 
 def _is_unknown_callable(value: object) -> bool:
@@ -630,8 +644,12 @@ class _Builder:
             iterator = _makes_iterator(node) or self._calls_generator(node, facts)
             finalizable = facts.effect or bool(facts.called - self.env.modules)
             functions = facts.functions
+            data_objects = self.env.data_objects
             for name in binds:
                 self.bound_in_cell.add(name)
+                if name in data_objects:
+                    assert isinstance(data_objects, dict)
+                    del data_objects[name]
                 if forget:
                     aliases.forget(name)
                 else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import dis
+import functools
 import inspect
 import io
 import types
@@ -44,6 +45,9 @@ def is_notebook_function(value: object) -> bool:
 
 
 def _harmless(value: object) -> bool:
+    if isinstance(value, types.BuiltinFunctionType):  # `seen.add` is bound to its set
+        owner = getattr(value, "__self__", None)
+        return owner is None or isinstance(owner, types.ModuleType)
     return is_immutable(value) or isinstance(value, _HARMLESS)
 
 
@@ -78,8 +82,10 @@ def value_state(value: object) -> ValueState:
         func = getattr(value, "func", None)  # functools.partial
         if is_notebook_function(func):
             functions = (*functions, func)  # type: ignore[arg-type]
-        reaches = frozenset() if owner is None or isinstance(owner, types.ModuleType) else {
-            id(owner)}
+        reaches = set() if owner is None or isinstance(owner, types.ModuleType) else {id(owner)}
+        if isinstance(value, functools.partial):  # partial(collect, errors) reaches errors
+            held = [*value.args, *value.keywords.values()]
+            reaches |= {id(v) for v in held if not _harmless(v)}
         return ValueState(_callable_description(value), functions, frozenset(reaches))
     return _NONE
 
@@ -107,8 +113,11 @@ def _function_state(func: types.FunctionType) -> ValueState:
         elif not _harmless(content):
             reasons.append("a closure over a mutable value")
             reaches.add(id(content))
-    if _writes_nonlocal(func.__code__):
+    if _writes_nonlocal(func.__code__) or _changes_enclosed(func.__code__):
         reasons.append("a closure that changes its own state")
+    attributes = sorted(set(vars(func)) - {"__wrapped__"})
+    if attributes:  # `wrapper.calls += 1`
+        reasons.append(f"a function with attributes of its own (`{attributes[0]}`)")
     defaults = [*(func.__defaults__ or ()), *(func.__kwdefaults__ or {}).values()]
     for default in defaults:
         if is_notebook_function(default):
@@ -134,6 +143,22 @@ def _writes_nonlocal(code: types.CodeType) -> bool:
         if instr.opname in ("STORE_DEREF", "DELETE_DEREF") and instr.argval in code.co_freevars:
             return True
     return any(_writes_nonlocal(c) for c in code.co_consts if isinstance(c, types.CodeType))
+
+
+def _changes_enclosed(code: types.CodeType) -> bool:
+    """A line that loads an enclosed variable and stores into an attribute or item
+    (`wrapper.calls += 1`, `cache[key] = v` with `cache` from the enclosing function)."""
+    lines: dict[int | None, set[str]] = {}
+    for instr in dis.get_instructions(code):
+        line = instr.positions.lineno if instr.positions else None
+        ops = lines.setdefault(line, set())
+        if instr.opname in ("LOAD_DEREF", "LOAD_CLOSURE"):
+            ops.add("deref")
+        elif instr.opname in ("STORE_ATTR", "STORE_SUBSCR", "DELETE_ATTR", "DELETE_SUBSCR"):
+            ops.add("store")
+    if any({"deref", "store"} <= ops for ops in lines.values()):
+        return True
+    return any(_changes_enclosed(c) for c in code.co_consts if isinstance(c, types.CodeType))
 
 
 def _container_state(value: Iterable[object] | Mapping[object, object]) -> ValueState:

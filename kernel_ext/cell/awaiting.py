@@ -14,8 +14,9 @@ the run turns back into the ``KeyboardInterrupt`` a plain cell raises.
 
 Only the cell the kernel is about to run is rewritten: magics that transform
 a body while a cell runs (``%%time``, ``%%capture``, the magic itself) get
-IPython's usual code. Terminal IPython (no widgets) and ``%autoawait``
-set to another loop keep the blocking path, with no Cancel button; the
+IPython's usual code. Terminal IPython (no widgets), ``%autoawait``
+set to another loop and ``%pdb on`` (the debugger must run as for a plain,
+non-awaiting cell) keep the blocking path, with no Cancel button; the
 kernel's interrupt stops a cell either way.
 """
 
@@ -35,6 +36,10 @@ def kernel_handles_clicks_while_awaiting(shell: Any) -> bool:
     ipykernel 7.4 (the version kernel_ext requires) serves widget messages then.
     """
     if getattr(shell, "kernel", None) is None or not getattr(shell, "autoawait", False):
+        return False
+    if getattr(shell, "call_pdb", False):
+        # %pdb on: the debugger opens while IPython shows the error. A failing debugger
+        # (no stdin) ends an awaiting cell without a reply, a plain cell with an error.
         return False
     try:
         from IPython.core.interactiveshell import _asyncio_runner  # type: ignore[attr-defined]
