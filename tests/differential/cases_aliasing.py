@@ -178,4 +178,24 @@ CASES = [
         """,
         lambda o: value(o, "first_price") == 10.0,
     ),
+    case(
+        "chained_assignment_aliases",
+        "",
+        """
+        a = b = []
+        a.append(1)
+        n = len(b)
+        """,
+        lambda o: value(o, "n") == 1,
+    ),
+    case(
+        "tuple_unpacked_aliases",
+        "pair = ([1], [2])\n",
+        """
+        left, right = pair
+        left.append(10)
+        first = list(pair[0])
+        """,
+        lambda o: value(o, "first") == [1, 10],
+    ),
 ]

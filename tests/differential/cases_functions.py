@@ -375,4 +375,27 @@ CASES = [
         """,
         lambda o: (value(o, "first"), value(o, "second")) == (1, 2),
     ),
+    case(
+        "imported_helper_module_keeps_a_cache",
+        """
+        import sys, time
+        with open("@TMP@/helpers_cache.py", "w") as f:
+            f.write(
+                "import time\\n"
+                "CALLS = []\\n"
+                "def load(name):\\n"
+                "    time.sleep(0.05)\\n"
+                "    CALLS.append(name)\\n"
+                "    return name.upper()\\n"
+            )
+        sys.path.insert(0, "@TMP@")
+        from helpers_cache import load, CALLS
+        """,
+        """
+        a = load("sales")
+        b = load("stock")
+        loaded = list(CALLS)
+        """,
+        lambda o: value(o, "loaded") == ["sales", "stock"],
+    ),
 ]

@@ -198,4 +198,20 @@ CASES = [
         """,
         lambda o: value(o, "out") == {"red": [11, 12], "blue": [103]},
     ),
+    case(
+        "loop_body_global_read_by_helper",
+        """
+        import time
+        def process():
+            time.sleep(0.02)
+            return current * 2
+        """,
+        """
+        out = []
+        for x in [1, 2, 3]:
+            current = x
+            out.append(process())
+        """,
+        lambda o: value(o, "out") == [2, 4, 6],
+    ),
 ]

@@ -176,4 +176,50 @@ CASES = [
         """,
         lambda o: value(o, "n_keys") == 2,
     ),
+    case(
+        "pandas_accessor_registered_then_used",
+        """
+        import pandas as pd
+        pts = pd.DataFrame({"lat": [10.0, 20.0], "lon": [30.0, 50.0]})
+        """,
+        """
+        @pd.api.extensions.register_dataframe_accessor("geo")
+        class GeoAccessor:
+            def __init__(self, frame):
+                self._frame = frame
+            @property
+            def center(self):
+                return (float(self._frame.lat.mean()), float(self._frame.lon.mean()))
+        mid = pts.geo.center
+        """,
+        lambda o: value(o, "mid") == (15.0, 40.0),
+    ),
+    case(
+        "library_class_monkeypatched_then_called",
+        """
+        import pandas as pd
+        orders = pd.DataFrame({"qty": [1, 2], "price": [3.0, 4.0]})
+        """,
+        """
+        pd.DataFrame.revenue = lambda self: float((self.qty * self.price).sum())
+        total = orders.revenue()
+        """,
+        lambda o: value(o, "total") == 11.0,
+    ),
+    case(
+        "singledispatch_registered_then_called",
+        """
+        from functools import singledispatch
+        @singledispatch
+        def describe(x):
+            return "thing"
+        """,
+        """
+        @describe.register
+        def _(x: int):
+            return "integer"
+        label = describe(5)
+        """,
+        lambda o: value(o, "label") == "integer",
+    ),
 ]

@@ -263,4 +263,17 @@ def configure(rate):
         """,
         lambda o: out(o) == "[req-42] started\n",
     ),
+    case(
+        "dataframe_sample_after_global_seed",
+        """
+        import numpy as np
+        import pandas as pd
+        df = pd.DataFrame({"v": range(20)})
+        """,
+        """
+        np.random.seed(42)
+        picked = df.sample(4)["v"].tolist()
+        """,
+        lambda o: len(value(o, "picked")) == 4,
+    ),
 ]

@@ -3,8 +3,9 @@
 ``run(kernel, case, scratch, magic)`` first puts back process-wide state an earlier
 case may have changed (``%reset -f`` only clears names): working directory,
 ``sys.path`` and modules loaded from the scratch directory, ``os.environ``, warnings
-filters, the decimal context, numpy error and print options, pandas display options
-and logging configuration; then runs the case with ``plain_vs_parallel.run_cell``.
+filters, the decimal context, numpy error and print options, pandas display options,
+attributes added to pandas' DataFrame and Series, and logging configuration; then
+runs the case with ``plain_vs_parallel.run_cell``.
 The fixtures ``scratch`` and ``mode_kernel`` are in ``differential.fixtures``
 (a plugin: ``pytest_plugins = ("differential.fixtures",)``).
 """
@@ -26,7 +27,9 @@ def _kx_restore():
     base = sys.modules.get("_kx_differential_baseline")
     if base is None:
         import numpy as np
+        import pandas as pd
         base = types.ModuleType("_kx_differential_baseline")
+        base.pd_attrs = {cls: set(vars(cls)) for cls in (pd.DataFrame, pd.Series)}
         base.cwd, base.path, base.env = os.getcwd(), list(sys.path), dict(os.environ)
         base.filters = list(warnings.filters)
         base.np_err, base.np_print = np.geterr(), np.get_printoptions()
@@ -47,11 +50,14 @@ def _kx_restore():
     np = sys.modules["numpy"]
     np.seterr(**base.np_err)
     np.set_printoptions(**base.np_print)
-    pd = sys.modules.get("pandas")
-    if pd is not None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            pd.reset_option("^display\\.")
+    pd = sys.modules["pandas"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pd.reset_option("^display\\.")
+    for cls, attrs in base.pd_attrs.items():  # monkeypatched methods, registered accessors
+        for extra in set(vars(cls)) - attrs:
+            delattr(cls, extra)
+            cls._accessors.discard(extra)
     logging.root.setLevel(base.root[0])
     logging.root.handlers[:] = base.root[1]
     for name, logger in list(logging.Logger.manager.loggerDict.items()):
