@@ -258,7 +258,10 @@ class CellRun:
                     self._tick(views)
             except (KeyboardInterrupt, asyncio.CancelledError):
                 raise self._interrupted() from None
-            self._settle()
+            try:
+                self._settle()
+            except (StopIteration, StopAsyncIteration) as error:
+                raise _through_coroutine(error) from None
         return self._value()
 
     def _start(self, views: LiveViews | None) -> None:
@@ -463,6 +466,17 @@ def _only_rebinds(stmt: Statement) -> bool:
     else:
         return not stmt.writes
     return stmt.writes <= bound
+
+
+def _through_coroutine(error: BaseException) -> BaseException:
+    """`next(iter([]))` in a statement raises StopIteration, which Python turns into
+    `RuntimeError: coroutine raised StopIteration` when it leaves a coroutine (PEP 479).
+    The awaiting cell re-raises it as an exception of the same name and message,
+    derived from RuntimeError, so the user sees the plain cell's error."""
+    carrier = type(type(error).__name__, (RuntimeError,), {"__module__": "builtins"})
+    copy = carrier(*error.args)
+    copy.__dict__.update(vars(error))  # the mark that shows it from the cell's line
+    return copy.with_traceback(error.__traceback__)
 
 
 def bound_names(stmt: Statement) -> set[str]:
