@@ -54,6 +54,22 @@ def test_labels_and_edge_reasons_come_from_meta() -> None:
     assert ">b, z<" in svg and ">a<" in svg and ">c<" in svg
 
 
+def test_reasons_in_angle_brackets_are_laid_out_as_plain_text(capfd) -> None:
+    # `<effect>, <output>` looks like an HTML-like label to graphviz; it must stay text,
+    # and dot must never write to the cell's stderr.
+    from kernel_ext.graph import Graph, Ref, Task
+
+    tasks = [
+        Task("a", int, ("1",), group="g", meta={"label": "<first>"}),
+        Task("b", int, (Ref("a"),), group="g",
+             meta={"label": "print(a)", "edge_labels": {"a": "<effect>, <function state>"}}),
+    ]
+    view = run_graph(Job(Graph(tasks), "b", num_workers=1))
+    assert "could not be laid out" not in view.widget.value
+    assert "&lt;effect&gt;, &lt;function state&gt;" in view.svg and "&lt;first&gt;" in view.svg
+    assert "Error" not in capfd.readouterr().err
+
+
 def test_live_updates_recolour_without_a_new_layout(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
     original = graphviz.Digraph.pipe

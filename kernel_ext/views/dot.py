@@ -72,7 +72,18 @@ def node_label(key: Hashable, meta: Mapping[str, Any]) -> str:
 
 
 def _esc(text: str) -> str:
-    return text.replace("\\", "\\\\")
+    """Plain text for dot: backslashes escaped, and never read as an HTML-like label
+    (an edge reason such as `<effect>, <output>` starts with `<` and ends with `>`)."""
+    import graphviz  # the view already needs it; the engine does not
+
+    return graphviz.escape(text)  # a str marked plain: keep it as it is (no f-string)
+
+
+def _plain(text: str) -> str:
+    """A label built from escaped parts: still never an HTML-like label."""
+    import graphviz
+
+    return graphviz.nohtml(text)
 
 
 def group_color(counts: Mapping[TaskState, int], total: int) -> str:
@@ -182,7 +193,7 @@ def _build_collapsed(dg: Any, graph: Any, keys: list[Hashable],
         if states:
             counts_of = Counter(map(states.get, layout.members[g], repeat(TaskState.WAITING)))
         # The count line is drawn at its widest ("total/total") so live updates fit.
-        dg.node(f"n{g}", label=f"{_esc(name)}\\n{total}/{total}", id=f"kx{g}",
+        dg.node(f"n{g}", label=_plain(f"{_esc(name)}\\n{total}/{total}"), id=f"kx{g}",
                 fillcolor=group_color(counts_of, total), tooltip=_esc(f"{name}: {total} tasks"))
     for pair, n in zip(pair_ids.tolist(), pair_counts.tolist(), strict=True):
         d, g = divmod(pair, n_groups)
@@ -213,5 +224,5 @@ def visualize(job_or_graph: Any, filename: str | os.PathLike[str] | None = None,
         if not ext:
             path = f"{root}.{fmt}"
         with open(path, "wb") as f:
-            f.write(layout.digraph.pipe(format=fmt))
+            f.write(layout.digraph.pipe(format=fmt, quiet=True))
     return layout.digraph

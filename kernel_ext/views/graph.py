@@ -132,7 +132,7 @@ class GraphView:
     def _lay_out(self) -> None:
         assert self.layout is not None
         try:
-            svg = self.layout.digraph.pipe(format="svg", encoding="utf-8")
+            svg = self.layout.digraph.pipe(format="svg", encoding="utf-8", quiet=True)
         except Exception as exc:  # noqa: BLE001 - shown in the view; the job is not affected
             self.widget.value = (f'<div style="color:#a15c00">The graph could not be laid out: '
                                  f"{html.escape(str(exc))}</div>")
