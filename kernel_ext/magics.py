@@ -137,6 +137,7 @@ class Parallel(Magics):
             shell=shell,
             compile_flags=shell.compile.flags,
         )
+        self.last_run = run  # what it did, e.g. which statements ran in the kernel and why
         return _Foreground(run, hide_value=DisplayHook.semicolon_at_end_of_expression(source))
 
     @line_magic("jobs")

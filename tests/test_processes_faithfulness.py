@@ -90,9 +90,10 @@ WARNINGS = [
 ]
 
 ERRORS = [
-    Case("error_in_nested_notebook_functions",
-         "def helper(x):\n    return 1 / x\n\ndef outer(x):\n    return helper(x) + 1\n",
-         "a = 2\nq = outer(0)\n", check=lambda o: o["error"][0] == "ZeroDivisionError"),
+    Case("error_in_a_library_call_of_a_notebook_function",
+         NUMPY + "def square(x):\n    side = int(len(x) ** 0.5)\n"
+         "    return np.reshape(x, (side, side))\n",
+         "a = 2\nq = square(np.arange(5))\n", check=lambda o: o["error"][0] == "ValueError"),
     Case("error_chained_in_a_notebook_function",
          "def parse(s):\n    try:\n        return int(s)\n    except ValueError as e:\n"
          "        raise KeyError(s) from e\n",
@@ -121,8 +122,9 @@ FANNED_OUT = [
          "out = []\n",
          "for k in ['a', 'b', 'c']:\n    out.append(slow(table)[k])\nout[1].append(9)\n"
          "b = table['b']\n", check=lambda o: names(o)["b"] == ["list", [2, 9]]),
-    Case("library_call_printing_in_a_worker", "import dis\n",
-         "listing = dis.dis('x + 1')\nafter = 1\n", check=lambda o: "BINARY_OP" in o["stdout"]),
+    Case("library_call_printing_in_a_worker", "import pprint\n",
+         "shown = pprint.pp({'b': [1, 2], 'a': 3})\nafter = 1\n",
+         check=lambda o: o["stdout"] == "{'b': [1, 2], 'a': 3}\n"),
 ]
 
 FANNED_OUT_ERRORS = [
@@ -132,6 +134,35 @@ FANNED_OUT_ERRORS = [
          "for i in range(8):\n    v = risky(i)\n    out.append(v)\n",
          check=lambda o: o["error"][0] == "ValueError"),
 ]
+
+# Statements (by index) whose worker copies must not be kept, and a word of the reason
+# the worker gives, when the analysis ships them at all (it may run them in the kernel).
+KEPT_IN_KERNEL = {
+    "asarray_returns_its_input": {0: "shares memory", 1: "shares memory"},
+    "reshape_is_a_view": {0: "shares memory"},
+    "element_picked_by_a_library_call": {0: "shares an object"},
+    "tuple_holding_the_input_lists": {0: "shares an object"},
+    "partial_holding_its_argument": {0: "shares an object"},
+    "heappop_changes_the_heap": {0: "in place"},
+    "insort_changes_the_list": {0: "in place"},
+    "copyto_changes_its_target": {0: "in place"},
+    "put_changes_the_array": {0: "in place"},
+    "cached_function_behind_a_partial": {0: "cannot load", 1: "cannot load"},
+    "input_that_cannot_be_pickled": {0: "cannot be sent"},
+    "result_that_cannot_be_pickled": {0: "cannot be sent back"},
+    "comprehension_keeping_its_elements": {},
+    "loop_appending_parts_of_a_global": {},
+}
+# Statements that must have run in a worker process (so the case tests the worker's path).
+IN_WORKER = {
+    "numpy_slice_is_a_view": [1],
+    "numpy_runtime_warning_at_the_cell_line": [0, 1],
+    "warning_from_a_library_file": [0],
+    "error_in_a_library_call_of_a_notebook_function": [1],
+    "error_in_a_library_function": [0],
+    "error_that_cannot_be_pickled": [],
+    "library_call_printing_in_a_worker": [0],
+}
 
 CELL_FRAME = re.compile(r"Cell In\s*\[(\d+)\], line (\d+)(?:, in (\w+))?")
 FILE_FRAME = re.compile(r"File\s+(\S+?):(\d+), in (\S+)")
@@ -160,6 +191,31 @@ def _cell_files(kernel: KernelSession) -> dict[str, int]:
     return {name: number - last for name, number in numbers.items()}
 
 
+def _ran_in_kernel(kernel: KernelSession) -> dict[int, str]:
+    """The statements of the last %%parallel cell that ran in the kernel instead, and why."""
+    return kernel.evaluate(
+        "get_ipython().find_cell_magic('parallel').__self__.last_run.ran_in_kernel")
+
+
+def _placement(kernel: KernelSession, cell: str) -> dict[int, str]:
+    """``--explain --processes``: statement index -> 'worker' or 'kernel'."""
+    text = kernel.run_ok(f"{MAGIC} --explain\n{cell}").stdout.split("with --processes:")[1]
+    return {int(m.group(1)): "worker" if "worker process (" in m.group(0) else "kernel"
+            for m in re.finditer(r"^#(\d+) \(line \d+\) (.*)$", text, re.MULTILINE)}
+
+
+def _check_where_it_ran(kernel: KernelSession, case: Case) -> None:
+    """The case exercises what it means to: copies dropped for a reason, or a worker's run."""
+    ran_here = _ran_in_kernel(kernel)
+    placement = _placement(kernel, case.cell)
+    for index, reason in KEPT_IN_KERNEL.get(case.id, {}).items():
+        assert placement[index] == "kernel" or reason in ran_here.get(index, ""), (
+            index, placement, ran_here)
+    for index in IN_WORKER.get(case.id, []):
+        assert placement[index] == "worker" and index not in ran_here, (index, placement,
+                                                                         ran_here)
+
+
 def _relative_cell_files(text: str, files: dict[str, int]) -> str:
     return CELL_FILE.sub(lambda m: f"<cell {files.get(m.group(0), '?')}>", text)
 
@@ -173,6 +229,7 @@ def test_processes_cell_leaves_what_the_plain_cell_leaves(
                                           MAGIC)
     assert plain["status"] == "ok"
     assert case.check is not None and case.check(plain), plain["namespace"]
+    _check_where_it_ran(kernel, case)
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in WARNINGS])
@@ -188,6 +245,7 @@ def test_worker_warnings_show_once_as_in_the_plain_cell(
         kernel.run_ok(case.setup)
         res = plain_run(case.cell if magic is None else f"{magic}\n{case.cell}")
         outcomes.append(_relative_cell_files(res.stderr, _cell_files(kernel)))
+    _check_where_it_ran(kernel, case)
     plain, parallel = outcomes
     assert case.check is not None and case.check({"stderr": plain})
     assert parallel == plain
@@ -202,6 +260,7 @@ def test_worker_errors_read_as_the_plain_cells(
                                             MAGIC)
     assert case.check is not None and case.check(plain)
     assert _frames(par["_traceback"]) == _frames(plain["_traceback"])
+    _check_where_it_ran(kernel, case)
     for machinery in ("kernel_ext", "loky", "RemoteTraceback", "dynamic-code"):
         assert machinery not in par["_traceback"]
 

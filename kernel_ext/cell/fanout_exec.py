@@ -23,18 +23,19 @@ from __future__ import annotations
 
 import ast
 import builtins
+import contextvars
 import itertools
 from collections.abc import Callable, MutableMapping
 from types import CodeType
 from typing import Any
 
 from kernel_ext.analysis import AccumulatorKind, FanOut, FanOutKind
-from kernel_ext.cell import transport
+from kernel_ext.cell import process_state, transport
 from kernel_ext.cell.fanout_inline import InlineProbe, run_rest_plainly, store
 from kernel_ext.cell.fanout_worker import IterationRaised, run_iteration_shipped
 from kernel_ext.cell.output import TaskOutput, capturing_into, current_output
 from kernel_ext.cell.remote_errors import rebuild
-from kernel_ext.cell.shipping import replay_events
+from kernel_ext.cell.shipping import replay_events, stops_at_a_warning
 from kernel_ext.cell.worker_run import RunInKernel
 from kernel_ext.events import TaskState
 from kernel_ext.graph import Call, Graph, Task
@@ -154,8 +155,11 @@ def run_fanout(
     flags: int = 0,
     backend: str = "threads",
     workers: int | None = None,
+    context: contextvars.Context | None = None,
 ) -> None:
     """Execute the fanned-out statement in ``namespace``, with the plain statement's effect.
+
+    ``context``: the context variables worker processes take along (``decimal``'s).
 
     The first iterations run in place (:mod:`kernel_ext.cell.fanout_inline`);
     the engine gets the rest only when they are slow enough to gain from it.
@@ -173,6 +177,8 @@ def run_fanout(
     keep = fanout.locals_left_behind
     values: list[Any] = []
     started: list[Job] = []
+    if context is None:  # this statement's (the watchdog thread has its own)
+        context = contextvars.copy_context()
 
     def apply(outcome: Any, recorders: list[Recorder]) -> None:
         """Apply one finished iteration, as the plain loop's iteration would have left things."""
@@ -192,7 +198,7 @@ def run_fanout(
         apply(outcome, recorders)
 
     def fan_out(first: int) -> bool:
-        job = _start_job(fanout, function, items, first, backend, workers)
+        job = _start_job(fanout, function, items, first, backend, workers, context)
         if job is not None:
             started.append(job)
         return job is not None
@@ -220,7 +226,7 @@ def _apply(fanout: FanOut, namespace: MutableMapping[str, Any], recorders: list[
 
 
 def _start_job(fanout: FanOut, function: Any, items: list[Any], first: int, backend: str,
-               workers: int | None) -> Job | None:
+               workers: int | None, context: contextvars.Context) -> Job | None:
     """Iterations ``first``... as engine tasks (their output kept per iteration).
 
     None when the iteration cannot be sent to worker processes (it then runs in place).
@@ -233,10 +239,12 @@ def _start_job(fanout: FanOut, function: Any, items: list[Any], first: int, back
     if backend == "processes":
         try:
             packed = transport.dumps(function)
+            state = process_state.capture(context)
         except Exception:  # noqa: BLE001 - a function that cannot travel runs in place
             return None
         tasks = [Task(key=k, func=run_iteration_shipped,
-                      args=(packed, Call(_pack, (_Literal(items[k]),)), kinds, keep, is_loop),
+                      args=(packed, Call(_pack, (_Literal(items[k]),)), kinds, keep, is_loop,
+                            state),
                       group=group) for k in keys]
     else:
         tasks = [Task(key=k, func=_run_iteration,
@@ -306,7 +314,7 @@ def _apply_shipped(fanout: FanOut, namespace: MutableMapping[str, Any], outcomes
     could not run faithfully; show their output; raise the first error, as the loop would."""
     kinds = tuple(acc.kind for acc in fanout.accumulators)
     for k, outcome in enumerate(outcomes, start=first):
-        if isinstance(outcome, RunInKernel):
+        if isinstance(outcome, RunInKernel) or stops_at_a_warning(outcome.events, namespace):
             run_in_place(k, [Recorder(kind) for kind in kinds])
             continue
         replay_events(outcome.events, namespace)

@@ -19,6 +19,7 @@ from typing import Any
 
 from kernel_ext.analysis import AccumulatorKind
 from kernel_ext.cell import transport
+from kernel_ext.cell.process_state import ProcessState, applied
 from kernel_ext.cell.remote_errors import RemoteError, describe
 from kernel_ext.cell.sharing import shared_with_inputs
 from kernel_ext.cell.worker_run import Bound, Event, RunInKernel, capturing, changed
@@ -35,7 +36,7 @@ class IterationRaised:
 
 def run_iteration_shipped(
     function_blob: bytes, item_blob: bytes, kinds: tuple[AccumulatorKind, ...],
-    keep: frozenset[str], is_loop: bool,
+    keep: frozenset[str], is_loop: bool, state: ProcessState | None = None,
 ) -> Bound | IterationRaised | RunInKernel:
     """In the worker: one iteration on a copy of its element; see the module docstring.
 
@@ -52,7 +53,7 @@ def run_iteration_shipped(
     events: list[Event] = []
     error: BaseException | None = None
     outcome: Any = None
-    with capturing(events):
+    with capturing(events), applied(state):
         try:
             outcome = function(item, *recorders)
         except BaseException as exc:  # noqa: BLE001 - sent back, raised by the kernel
@@ -62,10 +63,10 @@ def run_iteration_shipped(
     if error is not None:
         bound = locals_at_failure(error, keep)
         try:
-            state = transport.dumps((bound, recorders))
+            packed = transport.dumps((bound, recorders))
         except Exception:  # noqa: BLE001 - let the kernel run it and raise it itself
             return RunInKernel("the failing iteration's names cannot be sent back")
-        return IterationRaised(describe(error, function.__code__.co_filename), state, events)
+        return IterationRaised(describe(error, function.__code__.co_filename), packed, events)
     if is_loop:
         outcome = {name: value for name, value in outcome.items() if name in keep}
     produced = {"the iteration's result": (outcome, [r.calls for r in recorders])}

@@ -72,7 +72,10 @@ class RemoteError:
 
 def describe(error: BaseException, filename: str, depth: int = 0) -> RemoteError:
     """In the worker: what the kernel needs to show ``error`` (picklable)."""
-    frames = [_frame(f.f_code, lineno) for f, lineno in traceback.walk_tb(error.__traceback__)]
+    # IPython shows an error's cause or context in each frame where the frame ended (the
+    # ``raise ... from e`` line), not where that error passed: so do the stand-ins.
+    frames = [_frame(f.f_code, (f.f_lineno or lineno) if depth else lineno)
+              for f, lineno in traceback.walk_tb(error.__traceback__)]
     starts = [i for i, frame in enumerate(frames) if frame.filename == filename]
     if starts:
         frames = frames[starts[0]:]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import contextvars
 import functools
 import inspect
 import threading
@@ -93,6 +94,8 @@ class CellRun:
         self._lock = threading.Lock()
         # --processes: statements the kernel ran itself, and why (copies would differ)
         self.ran_in_kernel: dict[int, str] = {}
+        # --processes: the context variables (decimal's context) workers take along
+        self._cell_context = contextvars.copy_context()
         self.job = Job(
             Graph(task for stmt in plan.statements for task in self._tasks(stmt)),
             list(range(count)),
@@ -112,7 +115,7 @@ class CellRun:
         if self.options.backend != "processes" or not can_ship(stmt):
             return [self._task(stmt, frozenset(deps), self._statement_runner(stmt))]
         code, _ = self._compile(stmt)
-        shipment = functools.partial(prepare_shipment, self.ns, code)
+        shipment = functools.partial(prepare_shipment, self.ns, code, self._cell_context)
         remote = Task(
             key=("worker", stmt.index),
             func=run_in_worker,
@@ -172,7 +175,8 @@ class CellRun:
                         before(stmt)
                     if fanout is not None:
                         run_fanout(fanout, ns, self.filename, flags=self._flags,
-                                   backend=self.options.backend, workers=self.options.workers)
+                                   backend=self.options.backend, workers=self.options.workers,
+                                   context=self._cell_context)
                         return None
                     value = eval(code, ns)  # also runs exec-mode code; returns None then
                     if is_async:

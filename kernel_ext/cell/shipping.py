@@ -18,6 +18,7 @@ statement only binds names, so the worker's run left nothing behind.
 from __future__ import annotations
 
 import ast
+import contextvars
 import marshal
 import sys
 import warnings
@@ -28,7 +29,7 @@ from typing import Any
 import cloudpickle
 
 from kernel_ext.analysis import Statement
-from kernel_ext.cell import transport
+from kernel_ext.cell import process_state, transport
 from kernel_ext.cell.remote_errors import rebuild
 from kernel_ext.cell.worker_run import (
     Bound,
@@ -113,19 +114,18 @@ def _may_alias(value: ast.expr | None) -> bool:
 
 
 def prepare_shipment(
-    namespace: Mapping[str, Any], code: CodeType, reads: tuple[str, ...], outputs: tuple[str, ...]
+    namespace: Mapping[str, Any], code: CodeType, context: contextvars.Context | None,
+    reads: tuple[str, ...], outputs: tuple[str, ...],
 ) -> Shipment | RunInKernel:
-    """In the kernel, when the statement is due: its code and inputs, pickled; or why not."""
-    if any(entry[0] == "error" for entry in warnings.filters):
-        return RunInKernel("warnings are errors here, and a worker cannot stop at one")
+    """In the kernel, when the statement is due: its code and inputs, pickled; or why not.
+
+    ``context``: the context variables the statement would see (see :mod:`process_state`)."""
     inputs = {name: namespace[name] for name in reads if name in namespace}
     try:
         blob = transport.dumps(inputs)
     except Exception as exc:  # noqa: BLE001 - any pickling failure: run it in the kernel
         return RunInKernel(f"{_unsendable(inputs)} cannot be sent to a worker process ({exc})")
-    numpy = sys.modules.get("numpy")
-    errors = numpy.geterr() if numpy is not None else None
-    return Shipment(marshal.dumps(code), blob, outputs, errors)
+    return Shipment(marshal.dumps(code), blob, outputs, process_state.capture(context))
 
 
 def run_in_worker(shipment: Shipment | RunInKernel) -> Outcome:
@@ -140,6 +140,9 @@ def settle_shipped(
 ) -> str | None:
     """In the kernel: show the worker's output, then bind its values, raise its error, or
     run the statement here. Returns why it ran here (None when the worker's run stands)."""
+    if not isinstance(outcome, RunInKernel) and stops_at_a_warning(outcome.events, namespace):
+        run_here()  # the plain cell stops at that warning: the kernel's run does too
+        return "a warning it raised is an error here"
     if isinstance(outcome, Bound):
         try:
             values = transport.loads(outcome.values)
@@ -154,6 +157,30 @@ def settle_shipped(
         raise rebuild(outcome.error)
     run_here()
     return outcome.reason
+
+
+def stops_at_a_warning(events: list[Event], namespace: Mapping[str, Any]) -> bool:
+    """Whether the kernel's warnings filters make one of the worker's warnings an error.
+
+    The worker records every warning and carries on; in the kernel such a
+    warning raises where it is warned, so the worker's run does not count.
+    The filters are matched as :mod:`warnings` matches them, without warning.
+    """
+    for kind, record in events:
+        if kind != "warning":
+            continue
+        module, _ = _charged_module(record.filename, namespace)
+        text = str(record.message)
+        category = type(record.message) if isinstance(record.message, Warning) else record.category
+        for action, message, filter_category, module_re, lineno in warnings.filters:
+            if ((message is None or message.match(text))
+                    and issubclass(category, filter_category)
+                    and (module_re is None or module_re.match(module or ""))
+                    and (lineno == 0 or lineno == record.lineno)):
+                if action == "error":
+                    return True
+                break
+    return False
 
 
 def replay_events(events: list[Event], namespace: MutableMapping[str, Any]) -> None:
@@ -173,16 +200,22 @@ def _warn(record: WarningRecord, namespace: MutableMapping[str, Any]) -> None:
     The registry (which makes a "default" warning show once per place) is the
     one of the module the warning is charged to: the notebook's for cell code.
     """
-    if _is_cell_file(record.filename):
-        module, globals_ = "__main__", namespace
-    else:
-        found = _module_of_file(record.filename)
-        module, globals_ = (found.__name__, vars(found)) if found is not None else (None, None)
+    module, globals_ = _charged_module(record.filename, namespace)
     warnings.warn_explicit(
         record.message, record.category, record.filename, record.lineno, module=module,
         registry=globals_.setdefault("__warningregistry__", {}) if globals_ is not None else None,
         module_globals=globals_,
     )
+
+
+def _charged_module(filename: str, namespace: Any) -> tuple[str | None, Any]:
+    """The module a warning at ``filename`` is charged to: its name and globals."""
+    if _is_cell_file(filename):
+        return "__main__", namespace
+    found = _module_of_file(filename)
+    if found is None:
+        return filename[:-3] if filename.endswith(".py") else filename, None
+    return found.__name__, vars(found)
 
 
 def _module_of_file(filename: str) -> Any:

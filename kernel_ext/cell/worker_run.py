@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kernel_ext.cell import transport
+from kernel_ext.cell.process_state import ProcessState, applied
 from kernel_ext.cell.remote_errors import RemoteError, describe
 from kernel_ext.cell.sharing import shared_with_inputs
 
@@ -79,7 +80,7 @@ class Shipment:
     code: bytes  # marshal'd code object (keeps the cell's file name)
     inputs: bytes  # transport-pickled dict of the names it reads
     outputs: tuple[str, ...]
-    numpy_errors: dict[str, str] | None  # the kernel's np.geterr(), when numpy is loaded
+    state: ProcessState  # the kernel's working directory, import path, settings...
 
 
 class _EventStream:
@@ -112,7 +113,7 @@ def run_shipped(shipment: Shipment) -> Outcome:
     namespace = dict(inputs)
     events: list[Event] = []
     error: BaseException | None = None
-    with capturing(events), _numpy_errors(shipment.numpy_errors):
+    with capturing(events), applied(shipment.state):
         try:
             exec(code, namespace)
         except BaseException as exc:  # noqa: BLE001 - sent back, raised by the kernel
@@ -162,15 +163,3 @@ def capturing(events: list[Event]) -> Any:
             yield
     finally:
         sys.stdout, sys.stderr = streams
-
-
-@contextlib.contextmanager
-def _numpy_errors(settings: dict[str, str] | None) -> Any:
-    """numpy's floating-point error handling as the kernel has it (it is per process)."""
-    if settings is None:
-        yield
-        return
-    import numpy
-
-    with numpy.errstate(**settings):
-        yield
