@@ -107,6 +107,7 @@ def test_every_kind_has_enough_cases() -> None:
     ids = [c.id for c in ALL_CASES]
     assert len(ids) == len(set(ids)), "case ids must be unique"
     assert len(ids) >= 200, len(ids)
+    assert all(c.check is not None for c in ALL_CASES), "every case checks its plain run"
     for kind in KINDS:
         count = sum(i.startswith(kind + ".") for i in ids)
         assert count >= 8, f"{kind}: only {count} cases"
