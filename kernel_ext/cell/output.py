@@ -7,8 +7,22 @@ the cell's main thread releases the buffers in statement order, each as soon
 as every earlier statement has finished, so output streams while the cell runs
 and reads exactly as the plain cell's would.
 
-Only threads that run a task are captured; anything else (the kernel's own
-threads, threads a user starts) writes straight through.
+Threads a statement starts (``threading.Thread``, a ``ThreadPoolExecutor``'s
+workers) write into that statement's buffer too, so their output keeps the
+statement's place as in the plain cell instead of overtaking the output of
+earlier statements still buffered. While any job routes output,
+``Thread.start`` is wrapped: a thread started by a thread whose output is
+captured is given that buffer (in a weak map by thread, read by the routing
+streams when the context variable is unset, since a new thread starts with an
+empty context). Only ``Thread.start`` is wrapped, so the hook costs
+nothing per write, is active only while a cell or job runs, and reaches
+threads started through any library that uses :mod:`threading`; kernel_ext's
+own threads (named ``kernel_ext...``) are left out. A buffer is closed when it
+is released for the last time; a thread that outlives its statement then
+writes straight through, as a plain cell's background thread does.
+
+Anything else (the kernel's own threads, threads started outside a cell) writes
+straight through.
 """
 
 from __future__ import annotations
@@ -16,6 +30,7 @@ from __future__ import annotations
 import contextvars
 import sys
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,23 +47,51 @@ class TaskOutput:
 
     items: list[tuple[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    closed: bool = False  # released for the last time: later writes go straight through
 
-    def add(self, kind: str, payload: Any) -> None:
+    def add(self, kind: str, payload: Any) -> bool:
+        """Buffer one write; False when the buffer is closed (the caller writes it through)."""
         with self.lock:
+            if self.closed:
+                return False
             if kind != "display" and self.items and self.items[-1][0] == kind:
                 self.items[-1] = (kind, self.items[-1][1] + payload)
             else:
                 self.items.append((kind, payload))
+        return True
 
-    def take(self) -> list[tuple[str, Any]]:
+    def take(self, close: bool = False) -> list[tuple[str, Any]]:
+        """What was written so far; with ``close``, nothing more is buffered after it."""
         with self.lock:
             items, self.items = self.items, []
+            self.closed = self.closed or close
         return items
 
 
+# Threads started under a capture, and the buffer they write to (kept off the thread
+# objects themselves, which the user may look at).
+_started_under: weakref.WeakKeyDictionary[threading.Thread, TaskOutput] = (
+    weakref.WeakKeyDictionary())
+
+
 def current_output() -> TaskOutput | None:
-    """The buffer this thread's output goes to now, if any."""
-    return _current.get()
+    """The buffer this thread's output goes to now, if any: its context's, or that of
+    the statement that started the thread."""
+    buffer = _current.get()
+    if buffer is None and _started_under:
+        buffer = _started_under.get(threading.current_thread())
+    return buffer
+
+
+_thread_start = threading.Thread.start
+
+
+def _start_capturing(thread: threading.Thread) -> None:
+    """``Thread.start`` while output is routed: the new thread writes where its starter does."""
+    buffer = current_output()
+    if buffer is not None and not thread.name.startswith("kernel_ext"):
+        _started_under[thread] = buffer
+    _thread_start(thread)
 
 
 @contextmanager
@@ -69,14 +112,14 @@ class _RoutingStream:
         self._target = target
 
     def write(self, text: str) -> int:
-        buffer = _current.get()
-        if buffer is None:
+        buffer = current_output()
+        if buffer is None or not buffer.add(self._kind, text):
             return self._target.write(text)
-        buffer.add(self._kind, text)
         return len(text)
 
     def flush(self) -> None:
-        if _current.get() is None:
+        buffer = current_output()
+        if buffer is None or buffer.closed:
             self._target.flush()
 
     def __getattr__(self, name: str) -> Any:
@@ -90,11 +133,9 @@ class _RoutingDisplayPublisher:
         self._target = target
 
     def publish(self, data: Any, metadata: Any = None, *args: Any, **kwargs: Any) -> None:
-        buffer = _current.get()
-        if buffer is None:
+        buffer = current_output()
+        if buffer is None or not buffer.add("display", (data, metadata, args, kwargs)):
             self._target.publish(data, metadata, *args, **kwargs)
-        else:
-            buffer.add("display", (data, metadata, args, kwargs))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._target, name)
@@ -125,6 +166,7 @@ class _Routing:
             sys.stderr = _RoutingStream("stderr", saved_err)  # type: ignore[assignment]
             if saved_pub is not None:
                 shell.display_pub = _RoutingDisplayPublisher(saved_pub)
+            threading.Thread.start = _start_capturing  # type: ignore[method-assign]
 
     def release(self) -> None:
         with self._lock:
@@ -133,6 +175,8 @@ class _Routing:
                 return
             saved_out, saved_err, shell, saved_pub = self._saved
             self._saved = None
+            if threading.Thread.start is _start_capturing:
+                threading.Thread.start = _thread_start  # type: ignore[method-assign]
             if isinstance(sys.stdout, _RoutingStream):
                 sys.stdout = saved_out
             if isinstance(sys.stderr, _RoutingStream):
@@ -204,7 +248,8 @@ class OrderedRelease:
             # two would otherwise leave its last lines behind, never to be released.
             with self._lock:
                 ended = self._ended[self._next]
-            replay(self.buffers[self._next].take(), shell)
+            buffer = self.buffers[self._next]
+            replay(buffer.take(close=True) if ended else buffer.take(), shell)
             if not ended:
                 return
             self._next += 1
@@ -212,5 +257,10 @@ class OrderedRelease:
     def release_rest(self, shell: Any | None) -> None:
         """Replay whatever every statement printed so far, in order, ended or not (a job's end)."""
         for buffer in self.buffers[self._next:]:
-            replay(buffer.take(), shell)
+            replay(buffer.take(close=True), shell)
         self._next = len(self.buffers)
+
+    def close(self) -> None:
+        """The cell is over: threads its statements started now write straight through."""
+        for buffer in self.buffers:
+            buffer.take(close=True)

@@ -28,6 +28,12 @@ from types import CodeType, TracebackType
 from typing import Any
 
 from kernel_ext.analysis import CellPlan, Statement
+from kernel_ext.cell.contexts import (
+    CellContext,
+    Changes,
+    keep_after_cell,
+    set_in_current_context,
+)
 from kernel_ext.cell.fanout_exec import run_fanout
 from kernel_ext.cell.live import LiveViews, ViewOptions, live_views
 from kernel_ext.cell.output import (
@@ -86,7 +92,16 @@ class CellRun:
         self._flags = compile_flags
         count = len(plan.statements)
         self.release = OrderedRelease(count)
+        # Names each statement writes, as they were before it ran: kept only while an
+        # earlier statement may still fail (or the statement itself be abandoned), so
+        # an object the statement deleted or rebound is let go (finalized) when the
+        # plain cell lets it go, at the statement's end, not at the cell's.
         self._snapshots: list[dict[str, Any] | None] = [None] * count
+        self._ended: list[bool] = [False] * count  # ran to its end (ok or failed)
+        self._ended_ok: list[bool] = [False] * count
+        self._ok_prefix = 0  # every statement before this one ended ok
+        self._next_release = 0  # statements before this one keep no snapshot
+        self.context = CellContext()  # the context variables the statements see
         self._abandon_from: int | None = None  # statements >= this undo themselves on ending
         self._abandoned: set[int] = set()  # background: unfinished at the end, undo on ending
         self._before_statement = before_statement  # e.g. check earlier background jobs
@@ -94,8 +109,6 @@ class CellRun:
         self._lock = threading.Lock()
         # --processes: statements the kernel ran itself, and why (copies would differ)
         self.ran_in_kernel: dict[int, str] = {}
-        # --processes: the context variables (decimal's context) workers take along
-        self._cell_context = contextvars.copy_context()
         self.job = Job(
             Graph(task for stmt in plan.statements for task in self._tasks(stmt)),
             list(range(count)),
@@ -115,7 +128,7 @@ class CellRun:
         if self.options.backend != "processes" or not can_ship(stmt):
             return [self._task(stmt, frozenset(deps), self._statement_runner(stmt))]
         code, _ = self._compile(stmt)
-        shipment = functools.partial(prepare_shipment, self.ns, code, self._cell_context)
+        shipment = functools.partial(self._shipment, code)
         remote = Task(
             key=("worker", stmt.index),
             func=run_in_worker,
@@ -125,6 +138,12 @@ class CellRun:
         )
         bind = self._task(stmt, frozenset({remote.key}), self._binding_runner(stmt))
         return [remote, bind]
+
+    def _shipment(self, code: CodeType, reads: tuple[str, ...],
+                  outputs: tuple[str, ...]) -> Any:
+        """A shipped statement's code and inputs when it is due, with the context variables
+        (decimal's context) it would see then."""
+        return prepare_shipment(self.ns, code, self.context.current(), reads, outputs)
 
     def _task(self, stmt: Statement, deps: frozenset[Hashable], func: Callable[..., Any]) -> Task:
         edge_labels = {edge.before: ", ".join(sorted(edge.reasons)) for edge in stmt.deps}
@@ -167,25 +186,37 @@ class CellRun:
 
         before = self._before_statement
 
-        def run_statement() -> Any:
+        def run_in_context() -> Any:
             self._snapshots[index] = {name: ns.get(name, _MISSING) for name in writes}
+            ok = False
             try:
                 with capturing_into(buffer):
-                    if before is not None:
-                        before(stmt)
-                    if fanout is not None:
-                        run_fanout(fanout, ns, self.filename, flags=self._flags,
-                                   backend=self.options.backend, workers=self.options.workers,
-                                   context=self._cell_context)
-                        return None
-                    value = eval(code, ns)  # also runs exec-mode code; returns None then
-                    if is_async:
-                        # A statement with top-level await: run it on an event loop
-                        # of this worker thread's own (it is opaque, so it runs alone).
-                        value = asyncio.run(value)
-                    return value if is_eval else None
+                    try:
+                        value = run_code()
+                        ok = True
+                        return value
+                    finally:
+                        self._settle_snapshots(index, ok)  # finalizers print in place
             finally:
                 self._statement_ended(index)
+
+        def run_statement() -> Any:
+            return self.context.run(run_in_context)
+
+        def run_code() -> Any:
+            if before is not None:
+                before(stmt)
+            if fanout is not None:
+                run_fanout(fanout, ns, self.filename, flags=self._flags,
+                           backend=self.options.backend, workers=self.options.workers,
+                           context=contextvars.copy_context())  # this statement's
+                return None
+            value = eval(code, ns)  # also runs exec-mode code; returns None then
+            if is_async:
+                # A statement with top-level await: run it on an event loop
+                # of this worker thread's own (it is opaque, so it runs alone).
+                value = asyncio.run(value)
+            return value if is_eval else None
 
         run_statement.__qualname__ = f"statement_{index}"
         return run_statement
@@ -202,18 +233,60 @@ class CellRun:
         def run_here() -> None:
             exec(code, ns)
 
-        def bind_statement(outcome: Any) -> None:
+        def bind_in_context(outcome: Any) -> None:
             self._snapshots[index] = {name: ns.get(name, _MISSING) for name in writes}
+            ok = False
             try:
                 with capturing_into(buffer):
-                    reason = settle_shipped(outcome, ns, run_here)
+                    try:
+                        reason = settle_shipped(outcome, ns, run_here)
+                        ok = True
+                    finally:
+                        self._settle_snapshots(index, ok)
                 if reason is not None:
                     self.ran_in_kernel[index] = reason
             finally:
                 self._statement_ended(index)
 
+        def bind_statement(outcome: Any) -> None:
+            self.context.run(functools.partial(bind_in_context, outcome))
+
         bind_statement.__qualname__ = f"statement_{index}"
         return bind_statement
+
+    def _settle_snapshots(self, index: int, ok: bool) -> None:
+        """Statement ``index`` ended: let go of the snapshots no rollback can need any more.
+
+        A statement's snapshot is needed until every earlier statement has ended
+        ok (else it is rolled back) and it has ended itself (an interrupted one
+        undoes its own names). Called inside the statement's output capture; a
+        later statement's snapshot is let go inside that statement's capture, so
+        a finalizer's output shows in the place of the statement that let it go.
+        """
+        released: list[tuple[int, dict[str, Any]]] = []
+        with self._lock:
+            if self._abandon_from is not None and index >= self._abandon_from:
+                return
+            if index in self._abandoned:
+                return
+            count = len(self._ended)
+            self._ended[index] = True
+            self._ended_ok[index] = ok
+            while self._ok_prefix < count and self._ended_ok[self._ok_prefix]:
+                self._ok_prefix += 1
+            k = self._next_release
+            while k < count and k <= self._ok_prefix and self._ended[k]:
+                snapshot, self._snapshots[k] = self._snapshots[k], None
+                if snapshot:
+                    released.append((k, snapshot))
+                k += 1
+            self._next_release = k
+        for k, snapshot in released:
+            if k == index:
+                snapshot.clear()
+            else:
+                with capturing_into(self.release.buffers[k]):
+                    snapshot.clear()
 
     def _statement_ended(self, index: int) -> None:
         self.release.mark_ended(index)
@@ -237,11 +310,14 @@ class CellRun:
         with routed_output(self.shell), live_views(job, self.options.views) as views:
             self._start(views)
             try:
-                while not job.wait(_TICK):
-                    self._tick(views)
-            except KeyboardInterrupt:
-                raise self._interrupted() from None
-            self._settle()
+                try:
+                    while not job.wait(_TICK):
+                        self._tick(views)
+                except KeyboardInterrupt:
+                    raise self._interrupted() from None
+                self._settle()
+            finally:
+                self._cell_ended()
         return self._value()
 
     async def run_awaiting(self) -> Any:
@@ -257,16 +333,29 @@ class CellRun:
         with routed_output(self.shell), live_views(job, self.options.views) as views:
             self._start(views)
             try:
-                while not job.wait(0):
-                    await asyncio.sleep(_TICK)
-                    self._tick(views)
-            except (KeyboardInterrupt, asyncio.CancelledError):
-                raise self._interrupted() from None
-            try:
-                self._settle()
-            except (StopIteration, StopAsyncIteration) as error:
-                raise _through_coroutine(error) from None
+                try:
+                    while not job.wait(0):
+                        await asyncio.sleep(_TICK)
+                        self._tick(views)
+                except (KeyboardInterrupt, asyncio.CancelledError):
+                    raise self._interrupted() from None
+                try:
+                    self._settle()
+                except (StopIteration, StopAsyncIteration) as error:
+                    raise _through_coroutine(error) from None
+            finally:
+                # This runs in the awaiting cell's task, whose context the kernel drops.
+                keep_after_cell(self.shell, self._cell_ended())
         return self._value()
+
+    def _cell_ended(self) -> Changes:
+        """Leave the kernel as the plain cell leaves it: the context variables the
+        statements changed are set in the kernel's context (returned), and threads
+        the statements started write straight through from now on."""
+        self.release.close()
+        changes = self.context.changes()
+        set_in_current_context(changes)
+        return changes
 
     def _start(self, views: LiveViews | None) -> None:
         if views is not None:
