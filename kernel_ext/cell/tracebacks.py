@@ -43,8 +43,11 @@ class _CellTraceback:
 
         error = self._error
         shell = get_ipython()
-        tb = _from_file(error.__traceback__, self._filename)
-        return list(shell.InteractiveTB.structured_traceback(type(error), error, tb, tb_offset=0))
+        # Cut the error's own traceback too: IPython shows it again, in full, as the
+        # context of an error raised while handling it (a debugger that found no stdin).
+        error.__traceback__ = _from_file(error.__traceback__, self._filename)
+        return list(shell.InteractiveTB.structured_traceback(
+            type(error), error, error.__traceback__, tb_offset=0))
 
 
 def mark_for_cell(error: BaseException, filename: str) -> BaseException:
