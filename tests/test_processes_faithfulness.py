@@ -78,6 +78,38 @@ NOT_SENDABLE = [
          "locks = make_lock(2)\nn = len(locks)\n", check=lambda o: names(o)["n"] == 2),
 ]
 
+# Settings of the kernel's process that a worker must see (each cell puts them back at
+# its end, as the kernel is shared by the tests).
+SETTINGS = [
+    Case("decimal_precision_of_an_earlier_cell",
+         "from decimal import Decimal, getcontext\ngetcontext().prec = 5\n",
+         "r = Decimal(1) / Decimal(7)\ntext = str(r)\ngetcontext().prec = 28\n",
+         check=lambda o: names(o)["text"] == "0.14286"),
+    Case("numpy_print_options_set_in_the_cell", NUMPY + "arr = np.array([1.123456, 2.5])\n",
+         "np.set_printoptions(precision=2)\ntext = repr(arr)\nnp.set_printoptions(precision=8)\n",
+         check=lambda o: names(o)["text"] == "array([1.12, 2.5 ])"),
+    Case("pandas_option_set_in_the_cell", "import pandas as pd\ns = pd.Series(range(40))\n",
+         "pd.set_option('display.max_rows', 6)\nshown = repr(s)\nn = len(shown.splitlines())\n"
+         "pd.reset_option('display.max_rows')\n", check=lambda o: names(o)["n"] < 10),
+    Case("global_random_state_drawn_by_a_library",
+         "import numpy as np, pandas as pd\nnp.random.seed(3)\n"
+         "df = pd.DataFrame({'v': range(20)})\n",
+         "pick = df.sample(3)\nrows = list(pick['v'])\n",
+         check=lambda o: len(names(o)["rows"][1]) == 3),
+    Case("state_kept_in_a_module_of_the_users",
+         "import sys\nwith open('@TMP@/kx_helpers.py', 'w') as f:\n"
+         "    f.write('CALLS = []\\ndef load(name):\\n'\n"
+         "            '    CALLS.append(name)\\n    return name.upper()\\n')\n"
+         "sys.path.insert(0, '@TMP@')\nsys.modules.pop('kx_helpers', None)\n"
+         "from kx_helpers import load, CALLS\n",
+         "a = load('sales')\nb = load('stock')\n", check=lambda o: names(o)["CALLS"][1] == [
+             "sales", "stock"]),
+    Case("library_class_patched_by_the_kernel",
+         "import pandas as pd\norders = pd.DataFrame({'qty': [1, 2], 'price': [3.0, 4.0]})\n"
+         "pd.DataFrame.kx_revenue = lambda self: float((self.qty * self.price).sum())\n",
+         "total = orders.kx_revenue()\n", check=lambda o: names(o)["total"] == 11.0),
+]
+
 WARNINGS = [
     Case("numpy_runtime_warning_at_the_cell_line", NUMPY + "a = np.array([1.0, -1.0])\n",
          "lg = np.log(a)\nsq = np.sqrt(a)\nok = 1\n",
@@ -150,12 +182,18 @@ KEPT_IN_KERNEL = {
     "cached_function_behind_a_partial": {0: "cannot load", 1: "cannot load"},
     "input_that_cannot_be_pickled": {0: "cannot be sent"},
     "result_that_cannot_be_pickled": {0: "cannot be sent back"},
+    "global_random_state_drawn_by_a_library": {0: "random"},
+    "state_kept_in_a_module_of_the_users": {0: "module", 1: "module"},
+    "library_class_patched_by_the_kernel": {0: "AttributeError"},
     "comprehension_keeping_its_elements": {},
     "loop_appending_parts_of_a_global": {},
 }
 # Statements that must have run in a worker process (so the case tests the worker's path).
 IN_WORKER = {
     "numpy_slice_is_a_view": [1],
+    "decimal_precision_of_an_earlier_cell": [0],
+    "numpy_print_options_set_in_the_cell": [1],
+    "pandas_option_set_in_the_cell": [1],
     "numpy_runtime_warning_at_the_cell_line": [0, 1],
     "warning_from_a_library_file": [0],
     "error_in_a_library_call_of_a_notebook_function": [1],
@@ -221,7 +259,7 @@ def _relative_cell_files(text: str, files: dict[str, int]) -> str:
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in ALIASING + IN_PLACE
-                                  + NOT_SENDABLE + FANNED_OUT])
+                                  + NOT_SENDABLE + FANNED_OUT + SETTINGS])
 def test_processes_cell_leaves_what_the_plain_cell_leaves(
     kernel: KernelSession, case: Case, tmp_path: Any
 ) -> None:

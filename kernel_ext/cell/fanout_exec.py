@@ -34,6 +34,7 @@ from kernel_ext.cell import process_state, transport
 from kernel_ext.cell.fanout_inline import InlineProbe, run_rest_plainly, store
 from kernel_ext.cell.fanout_worker import IterationRaised, run_iteration_shipped
 from kernel_ext.cell.output import TaskOutput, capturing_into, current_output
+from kernel_ext.cell.process_state import ProcessState
 from kernel_ext.cell.remote_errors import rebuild
 from kernel_ext.cell.shipping import replay_events, stops_at_a_warning
 from kernel_ext.cell.worker_run import RunInKernel
@@ -159,7 +160,8 @@ def run_fanout(
 ) -> None:
     """Execute the fanned-out statement in ``namespace``, with the plain statement's effect.
 
-    ``context``: the context variables worker processes take along (``decimal``'s).
+    ``context``: the statement's context variables, where the settings worker
+    processes take along are read (else: this thread's).
 
     The first iterations run in place (:mod:`kernel_ext.cell.fanout_inline`);
     the engine gets the rest only when they are slow enough to gain from it.
@@ -177,8 +179,8 @@ def run_fanout(
     keep = fanout.locals_left_behind
     values: list[Any] = []
     started: list[Job] = []
-    if context is None:  # this statement's (the watchdog thread has its own)
-        context = contextvars.copy_context()
+    # Read here: the watchdog thread that starts the workers has a context of its own.
+    state = process_state.captured_in(context) if backend == "processes" else None
 
     def apply(outcome: Any, recorders: list[Recorder]) -> None:
         """Apply one finished iteration, as the plain loop's iteration would have left things."""
@@ -198,7 +200,7 @@ def run_fanout(
         apply(outcome, recorders)
 
     def fan_out(first: int) -> bool:
-        job = _start_job(fanout, function, items, first, backend, workers, context)
+        job = _start_job(fanout, function, items, first, backend, workers, state)
         if job is not None:
             started.append(job)
         return job is not None
@@ -226,7 +228,7 @@ def _apply(fanout: FanOut, namespace: MutableMapping[str, Any], recorders: list[
 
 
 def _start_job(fanout: FanOut, function: Any, items: list[Any], first: int, backend: str,
-               workers: int | None, context: contextvars.Context) -> Job | None:
+               workers: int | None, state: ProcessState | None) -> Job | None:
     """Iterations ``first``... as engine tasks (their output kept per iteration).
 
     None when the iteration cannot be sent to worker processes (it then runs in place).
@@ -239,7 +241,6 @@ def _start_job(fanout: FanOut, function: Any, items: list[Any], first: int, back
     if backend == "processes":
         try:
             packed = transport.dumps(function)
-            state = process_state.capture(context)
         except Exception:  # noqa: BLE001 - a function that cannot travel runs in place
             return None
         tasks = [Task(key=k, func=run_iteration_shipped,

@@ -19,7 +19,7 @@ from typing import Any
 
 from kernel_ext.analysis import AccumulatorKind
 from kernel_ext.cell import transport
-from kernel_ext.cell.process_state import ProcessState, applied
+from kernel_ext.cell.process_state import ProcessState, applied, drew_random
 from kernel_ext.cell.remote_errors import RemoteError, describe
 from kernel_ext.cell.sharing import shared_with_inputs
 from kernel_ext.cell.worker_run import Bound, Event, RunInKernel, capturing, changed
@@ -60,6 +60,8 @@ def run_iteration_shipped(
             error = exc
     if changed(item, item_blob):
         return RunInKernel("the iteration changed its element in place")
+    if drew_random(state):
+        return RunInKernel("the iteration drew from a global random generator")
     if error is not None:
         bound = locals_at_failure(error, keep)
         try:

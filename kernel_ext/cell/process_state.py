@@ -1,11 +1,22 @@
 """The kernel's process-wide settings, taken along to a worker process for each task.
 
 A worker process has its own working directory, import path, environment,
-``decimal`` context and numpy error handling, fixed when it started. A
-statement run there must see the kernel's, as the plain cell would at that
-point (``np.load('a.npy')`` after ``os.chdir``, ``Decimal(1) / 7`` after
-``getcontext().prec = 5``). They are captured in the kernel when the task is
-due (a few microseconds) and put in place in the worker before it runs.
+``decimal`` context, numpy error handling and print options, pandas options
+and global random generators, fixed when it started. A statement run there
+must see the kernel's, as the plain cell would at that point
+(``np.load('a.npy')`` after ``os.chdir``, ``Decimal(1) / 7`` after
+``getcontext().prec = 5``, ``repr(df)`` after ``pd.set_option(...)``).
+They are captured in the kernel when the task is due (about 0.1 ms, most of
+it pandas' options) and put in place in the worker for the task.
+
+The global random generators are sent too, but a statement that draws from
+one (``df.sample(3)`` after ``np.random.seed(0)``) must draw from the
+kernel's own, which a copy cannot advance: :func:`drew_random` tells, and the
+statement then runs in the kernel.
+
+Settings held in context variables (``decimal``'s context, numpy's error
+handling and print options) are read in the context the caller runs
+:func:`capture` in: the cell's, not an engine thread's own.
 """
 
 from __future__ import annotations
@@ -13,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
+import random
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,41 +38,59 @@ class ProcessState:
     environ: tuple[tuple[str, str], ...]
     decimal_context: Any  # decimal.Context, when decimal is loaded in the kernel
     numpy_errors: dict[str, str] | None  # np.geterr(), when numpy is loaded
+    numpy_print: dict[str, Any] | None  # np.get_printoptions()
+    pandas_options: tuple[tuple[str, Any], ...]  # options not at their defaults
+    random_state: Any  # random.getstate()
+    numpy_random_state: Any  # np.random.get_state(), when numpy is loaded
 
 
-def capture(context: contextvars.Context | None = None) -> ProcessState:
-    """In the kernel: the settings a worker must share.
-
-    ``context``: the context variables the statement sees (the cell's, taken on
-    the kernel's main thread: an engine thread has a ``decimal`` context of
-    its own); without it, the calling thread's.
-    """
+def capture() -> ProcessState:
+    """In the kernel: the settings a worker must share (see the module docstring)."""
     decimal = sys.modules.get("decimal")
     numpy = sys.modules.get("numpy")
-    decimal_context = None
-    if decimal is not None:
-        decimal_context = _decimal_context_in(context) if context is not None else None
-        decimal_context = (decimal_context or decimal.getcontext()).copy()
     return ProcessState(
         cwd=os.getcwd(),
         path=tuple(sys.path),
         environ=tuple(os.environ.items()),
-        decimal_context=decimal_context,
+        decimal_context=decimal.getcontext().copy() if decimal is not None else None,
         numpy_errors=numpy.geterr() if numpy is not None else None,
+        numpy_print=numpy.get_printoptions() if numpy is not None else None,
+        pandas_options=_changed_pandas_options(),
+        random_state=random.getstate(),
+        numpy_random_state=numpy.random.get_state() if numpy is not None else None,
     )
 
 
-def _decimal_context_in(context: contextvars.Context) -> Any:
-    """The ``decimal`` context set in ``context`` (decimal keeps it in a private variable)."""
-    for variable, value in context.items():
-        if variable.name == "decimal_context":
-            return value
-    return None
+def captured_in(context: contextvars.Context | None) -> ProcessState:
+    """:func:`capture` with ``context``'s context variables (None: the caller's)."""
+    return context.copy().run(capture) if context is not None else capture()
+
+
+def _changed_pandas_options() -> tuple[tuple[str, Any], ...]:
+    """pandas' options that differ from their defaults (read without deprecation warnings)."""
+    if "pandas" not in sys.modules:
+        return ()
+    try:
+        from pandas._config import config
+    except ImportError:  # a pandas without this layout: its options are not sent
+        return ()
+    changed = []
+    deprecated = getattr(config, "_deprecated_options", {})
+    for key, option in config._registered_options.items():
+        if key in deprecated:
+            continue
+        node: Any = config._global_config
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        default = option.defval
+        if node is not default and not (type(node) is type(default) and node == default):
+            changed.append((key, node))
+    return tuple(changed)
 
 
 @contextlib.contextmanager
 def applied(state: ProcessState | None) -> Iterator[None]:
-    """In the worker: run with the kernel's settings (the thread-local ones are put back)."""
+    """In the worker: run with the kernel's settings (the scoped ones are put back)."""
     if state is None:
         yield
         return
@@ -72,6 +102,7 @@ def applied(state: ProcessState | None) -> Iterator[None]:
     if dict(os.environ) != environ:
         os.environ.clear()
         os.environ.update(environ)
+    random.setstate(state.random_state)
     with contextlib.ExitStack() as stack:
         if state.decimal_context is not None:
             import decimal
@@ -80,5 +111,27 @@ def applied(state: ProcessState | None) -> Iterator[None]:
         if state.numpy_errors is not None:
             import numpy
 
+            numpy.random.set_state(state.numpy_random_state)
             stack.enter_context(numpy.errstate(**state.numpy_errors))
+            stack.enter_context(numpy.printoptions(**(state.numpy_print or {})))
+        if state.pandas_options:
+            import pandas
+
+            stack.enter_context(pandas.option_context(
+                *(item for pair in state.pandas_options for item in pair)))
         yield
+
+
+def drew_random(state: ProcessState | None) -> bool:
+    """In the worker, after the task: did it draw from a global random generator?"""
+    if state is None:
+        return False
+    if random.getstate() != state.random_state:
+        return True
+    if state.numpy_random_state is None:
+        return False
+    import numpy
+
+    now, then = numpy.random.get_state(), state.numpy_random_state
+    return bool(now[0] != then[0] or not numpy.array_equal(now[1], then[1])
+                or tuple(now[2:]) != tuple(then[2:]))

@@ -29,7 +29,8 @@ from typing import Any
 import cloudpickle
 
 from kernel_ext.analysis import Statement
-from kernel_ext.cell import process_state, transport
+from kernel_ext.cell import transport
+from kernel_ext.cell.process_state import captured_in
 from kernel_ext.cell.remote_errors import rebuild
 from kernel_ext.cell.worker_run import (
     Bound,
@@ -119,13 +120,14 @@ def prepare_shipment(
 ) -> Shipment | RunInKernel:
     """In the kernel, when the statement is due: its code and inputs, pickled; or why not.
 
-    ``context``: the context variables the statement would see (see :mod:`process_state`)."""
+    ``context``: the context variables the statement would see (the cell's, not the
+    engine thread's); the settings workers take along are read there."""
     inputs = {name: namespace[name] for name in reads if name in namespace}
     try:
         blob = transport.dumps(inputs)
     except Exception as exc:  # noqa: BLE001 - any pickling failure: run it in the kernel
         return RunInKernel(f"{_unsendable(inputs)} cannot be sent to a worker process ({exc})")
-    return Shipment(marshal.dumps(code), blob, outputs, process_state.capture(context))
+    return Shipment(marshal.dumps(code), blob, outputs, captured_in(context))
 
 
 def run_in_worker(shipment: Shipment | RunInKernel) -> Outcome:

@@ -14,6 +14,12 @@ cell means:
 - a value it bound shares an object or array memory with an input
   (:mod:`kernel_ext.cell.sharing`), or holds a function defined in the
   notebook, whose globals would come back detached from the kernel's;
+- it changed the state of a module of the user's (:mod:`.user_modules`), or drew
+  from a global random generator;
+- it raised an error that the worker's own process may cause where the kernel
+  would not (``AttributeError`` after the kernel patched a class, ``NameError``
+  for a name read from a string, ``ImportError``, ``KeyError``, ``OSError``):
+  the kernel's run raises what the plain cell raises (or nothing);
 - what it bound, or the error it raised, cannot be pickled.
 
 Otherwise it sends back the bound values (pickled), everything the statement
@@ -32,9 +38,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kernel_ext.cell import transport
-from kernel_ext.cell.process_state import ProcessState, applied
+from kernel_ext.cell.process_state import ProcessState, applied, drew_random
 from kernel_ext.cell.remote_errors import RemoteError, describe
 from kernel_ext.cell.sharing import shared_with_inputs
+from kernel_ext.cell.user_modules import reached_user_modules, state_of
+
+# Errors the worker's own process may cause where the kernel would not (a class the
+# kernel patched, a name read from a string, a module only the kernel can import):
+# the kernel runs the statement to raise (or not) what the plain cell raises.
+_MAYBE_THE_WORKERS = (AttributeError, NameError, ImportError, KeyError, OSError)
 
 
 @dataclass(frozen=True)
@@ -113,6 +125,8 @@ def run_shipped(shipment: Shipment) -> Outcome:
     namespace = dict(inputs)
     events: list[Event] = []
     error: BaseException | None = None
+    modules = reached_user_modules(inputs.values())
+    modules_before = state_of(modules)
     with capturing(events), applied(shipment.state):
         try:
             exec(code, namespace)
@@ -120,6 +134,15 @@ def run_shipped(shipment: Shipment) -> Outcome:
             error = exc
     if changed(inputs, shipment.inputs):
         return RunInKernel("it changed one of its inputs in place")
+    if state_of(modules) != modules_before:
+        return RunInKernel("it changed the state of a module of yours, which the worker "
+                           "imported on its own")
+    if isinstance(error, _MAYBE_THE_WORKERS):
+        return RunInKernel(f"it raised {type(error).__name__} in a worker process, whose "
+                           "modules, files and names may differ from the kernel's")
+    if drew_random(shipment.state):
+        return RunInKernel("it drew from a global random generator, which only the kernel's "
+                           "run advances")
     if error is not None:
         try:
             transport.dumps(error)
