@@ -43,6 +43,7 @@ from kernel_ext.cell.output import (
     release_routing,
     routed_output,
 )
+from kernel_ext.cell.rollback import Snapshots, bound_names, only_rebinds
 from kernel_ext.cell.shipping import (
     can_ship,
     explain_not_sendable,
@@ -57,7 +58,6 @@ from kernel_ext.graph import Call, Graph, Ref, Task
 from kernel_ext.process_pool import RemoteTraceback
 from kernel_ext.scheduler import Job, JobStatus, drop_task_notes
 
-_MISSING = object()
 _TICK = 0.02  # seconds between releases of ready output while a cell waits
 
 
@@ -92,15 +92,7 @@ class CellRun:
         self._flags = compile_flags
         count = len(plan.statements)
         self.release = OrderedRelease(count)
-        # Names each statement writes, as they were before it ran: kept only while an
-        # earlier statement may still fail (or the statement itself be abandoned), so
-        # an object the statement deleted or rebound is let go (finalized) when the
-        # plain cell lets it go, at the statement's end, not at the cell's.
-        self._snapshots: list[dict[str, Any] | None] = [None] * count
-        self._ended: list[bool] = [False] * count  # ran to its end (ok or failed)
-        self._ended_ok: list[bool] = [False] * count
-        self._ok_prefix = 0  # every statement before this one ended ok
-        self._next_release = 0  # statements before this one keep no snapshot
+        self._snapshots = Snapshots(count, namespace)  # for rollbacks, while needed
         self.context = CellContext()  # the context variables the statements see
         self._abandon_from: int | None = None  # statements >= this undo themselves on ending
         self._abandoned: set[int] = set()  # background: unfinished at the end, undo on ending
@@ -123,7 +115,7 @@ class CellRun:
     def _tasks(self, stmt: Statement) -> list[Task]:
         """The statement's task, preceded by its worker-process part when it is shipped."""
         deps: set[Hashable] = {edge.before for edge in stmt.deps}
-        if stmt.effect or stmt.opaque or not _only_rebinds(stmt):
+        if stmt.effect or stmt.opaque or not only_rebinds(stmt):
             deps.update(range(stmt.index))
         if self.options.backend != "processes" or not can_ship(stmt):
             return [self._task(stmt, frozenset(deps), self._statement_runner(stmt))]
@@ -187,7 +179,7 @@ class CellRun:
         before = self._before_statement
 
         def run_in_context() -> Any:
-            self._snapshots[index] = {name: ns.get(name, _MISSING) for name in writes}
+            self._snapshots.take(index, writes)
             ok = False
             try:
                 with capturing_into(buffer):
@@ -234,7 +226,7 @@ class CellRun:
             exec(code, ns)
 
         def bind_in_context(outcome: Any) -> None:
-            self._snapshots[index] = {name: ns.get(name, _MISSING) for name in writes}
+            self._snapshots.take(index, writes)
             ok = False
             try:
                 with capturing_into(buffer):
@@ -255,32 +247,16 @@ class CellRun:
         return bind_statement
 
     def _settle_snapshots(self, index: int, ok: bool) -> None:
-        """Statement ``index`` ended: let go of the snapshots no rollback can need any more.
-
-        A statement's snapshot is needed until every earlier statement has ended
-        ok (else it is rolled back) and it has ended itself (an interrupted one
-        undoes its own names). Called inside the statement's output capture; a
-        later statement's snapshot is let go inside that statement's capture, so
-        a finalizer's output shows in the place of the statement that let it go.
-        """
-        released: list[tuple[int, dict[str, Any]]] = []
+        """Statement ``index`` ended: let go of the snapshots no rollback can need any more
+        (:mod:`kernel_ext.cell.rollback`). Called inside the statement's output capture;
+        a later statement's snapshot is let go inside that statement's capture, so a
+        finalizer's output shows in the place of the statement that let it go."""
         with self._lock:
             if self._abandon_from is not None and index >= self._abandon_from:
                 return
             if index in self._abandoned:
                 return
-            count = len(self._ended)
-            self._ended[index] = True
-            self._ended_ok[index] = ok
-            while self._ok_prefix < count and self._ended_ok[self._ok_prefix]:
-                self._ok_prefix += 1
-            k = self._next_release
-            while k < count and k <= self._ok_prefix and self._ended[k]:
-                snapshot, self._snapshots[k] = self._snapshots[k], None
-                if snapshot:
-                    released.append((k, snapshot))
-                k += 1
-            self._next_release = k
+            released = self._snapshots.ended(index, ok)
         for k, snapshot in released:
             if k == index:
                 snapshot.clear()
@@ -517,48 +493,7 @@ class CellRun:
         self.release.release_ready(self.shell, stop_before=stop + 1)
 
     def _restore(self, index: int) -> None:
-        snapshot = self._snapshots[index]
-        if snapshot is None:
-            return
-        self._snapshots[index] = None
-        for name, value in snapshot.items():
-            if value is _MISSING:
-                self.ns.pop(name, None)
-            else:
-                self.ns[name] = value
-
-
-def _only_rebinds(stmt: Statement) -> bool:
-    """True when every name the statement writes is one it binds itself (undoable by rebinding).
-
-    Rollback after an earlier failure puts names back; it cannot undo an
-    in-place change (``c.append(b)``, ``x[i] = v``, ``L += [1]``, a call that
-    mutates an argument), so such a statement must not run before every
-    earlier statement has succeeded.
-    """
-    node = stmt.node
-    bound: set[str] = set()
-    if isinstance(node, ast.Assign | ast.AnnAssign):
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-        for target in targets:
-            for sub in ast.walk(target):
-                if isinstance(sub, ast.Attribute | ast.Subscript):
-                    return False
-                if isinstance(sub, ast.Name):
-                    bound.add(sub.id)
-    elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-        bound.add(node.name)
-    elif isinstance(node, ast.Import | ast.ImportFrom):
-        bound.update((a.asname or a.name).split(".")[0] for a in node.names)
-    elif isinstance(node, ast.Delete):
-        if not all(isinstance(t, ast.Name) for t in node.targets):
-            return False
-        bound.update(t.id for t in node.targets if isinstance(t, ast.Name))
-    elif isinstance(node, ast.Expr):
-        pass  # writes nothing by binding: any write is an in-place change
-    else:
-        return not stmt.writes
-    return stmt.writes <= bound
+        self._snapshots.restore(index)
 
 
 def _through_coroutine(error: BaseException) -> BaseException:
@@ -570,35 +505,6 @@ def _through_coroutine(error: BaseException) -> BaseException:
     copy = carrier(*error.args)
     copy.__dict__.update(vars(error))  # the mark that shows it from the cell's line
     return copy.with_traceback(error.__traceback__)
-
-
-def bound_names(stmt: Statement) -> set[str]:
-    """The names a statement binds itself (assignment, def, class, import, loop targets, del).
-
-    In-place changes (``L.append(x)``, ``d[k] = v``) bind nothing: when such a
-    statement does not run, the object is simply unchanged.
-    """
-    node = stmt.node
-    out: set[str] = set()
-    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-        out.add(node.name)
-    todo: list[ast.AST] = [node]
-    while todo:
-        sub = todo.pop()
-        if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store | ast.Del):
-            out.add(sub.id)
-        elif isinstance(sub, ast.Import | ast.ImportFrom):
-            out.update((a.asname or a.name).split(".")[0] for a in sub.names if a.name != "*")
-        if sub is not node and isinstance(
-            sub, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda
-        ):
-            if not isinstance(sub, ast.Lambda):
-                out.add(sub.name)
-            continue  # a nested scope binds its own names
-        if isinstance(sub, ast.AugAssign):
-            continue  # x += ... changes x (maybe in place) rather than producing it
-        todo.extend(ast.iter_child_nodes(sub))
-    return out & stmt.writes
 
 
 def _at_cell_line(error: BaseException, filename: str, lineno: int) -> BaseException:
