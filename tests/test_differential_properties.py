@@ -5,7 +5,9 @@ reaching state the way one kind of the differential suite does (a closure's
 counter, a mutable default, an ``lru_cache``, a bound ``__next__``, a function
 taking a local alias of a global list, a shared generator, a numpy view, the
 global ``random`` generator, a helper reading a global a loop rebinds, a name
-used inside ``df.query``, an error in a helper). Hypothesis draws cells of one to
+used inside ``df.query``, an error in a helper, a thread pool that prints, a
+finalizer that prints, a file flushed by rebinding its handle, numpy print options set
+in a ``with`` block). Hypothesis draws cells of one to
 six such statements; each runs plain and under ``%%parallel`` (threads and
 ``--processes``) in a real kernel, and everything observable must match.
 """
@@ -66,6 +68,16 @@ def risky(x):
     if x == 3:
         raise ValueError(f"bad {x}")
     return x
+from concurrent.futures import ThreadPoolExecutor
+def shout(n):
+    with ThreadPoolExecutor(max_workers=1) as ex:
+        return list(ex.map(lambda i: print("worker", i) or i, range(n)))
+class Resource:
+    def __init__(self, n):
+        self.n = n
+    def __del__(self):
+        print("closed", self.n)
+import os
 random.seed(0)
 """
 
@@ -92,6 +104,14 @@ TEMPLATES = (
     "{x} = [cached(i) for i in range({n})]",
     "cutoff = {n} * 10\n{x} = len(people.query('age > @cutoff'))",
     "{x} = risky({n})",
+    "{x} = shout({n})",
+    "res = Resource({n})",
+    "del res",
+    "res = Resource({n})\ndel res\nprint('dropped')",
+    "with np.printoptions(precision={n}):\n    {x} = repr(arr / 3)",
+    "{x} = repr(arr / 3)",
+    "fh = open('@TMP@/p.txt', 'w')\nfh.write('{n}')\nfh = None",
+    "{x} = open('@TMP@/p.txt').read() if os.path.exists('@TMP@/p.txt') else ''",
     "print('{x}', {x})",
     "del {x}",
 )
@@ -129,6 +149,18 @@ def test_generated_cells_mix_the_kinds() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NonInteractiveExampleWarning)
         text = "\n".join(cells.example() for _ in range(80))
-    for marker in ("tally(", "cached(", "next(g)", "view", "random.", "use_k()", "@cutoff"):
+    for marker in (
+        "tally(",
+        "cached(",
+        "next(g)",
+        "view",
+        "random.",
+        "use_k()",
+        "@cutoff",
+        "shout(",
+        "del res",
+        "printoptions",
+        "fh = None",
+    ):
         assert marker in text, marker
     assert "risky(3)" in text and "print(" in text
