@@ -48,12 +48,13 @@ def debugger_on(kernel: KernelSession) -> Iterator[KernelSession]:
         kernel.run_ok("%pdb off")
 
 
-def _run_answering(kernel: KernelSession, code: str, answer: str) -> ExecResult:
-    """Run ``code`` with stdin allowed, answering the debugger's prompt with ``answer``."""
+def _run_answering(kernel: KernelSession, code: str, *answers: str) -> ExecResult:
+    """Run ``code`` with stdin allowed, answering the debugger's prompts with ``answers``."""
     msg_id = kernel.kc.execute(code, allow_stdin=True)
-    request = kernel.kc.get_stdin_msg(timeout=30)
-    assert request["content"]["prompt"].strip() == "ipdb>"
-    kernel.kc.input(answer)
+    for answer in answers:
+        request = kernel.kc.get_stdin_msg(timeout=30)
+        assert request["content"]["prompt"].strip() == "ipdb>"
+        kernel.kc.input(answer)
     return kernel.collect(msg_id, code, timeout=30)
 
 
@@ -104,4 +105,17 @@ def test_after_the_debugger_failed_errors_still_show_as_the_plain_cells(
     parallel = _seen(kernel.execute("%%parallel\n" + FAILING_CELL))
     assert "Custom TB Handler failed" not in parallel["stderr"] + parallel["stdout"]
     assert plain["errors"] and "kernel_ext" not in parallel["errors"][0]
+    assert parallel == plain
+
+
+def test_debug_after_the_error_walks_the_plain_cells_frames(kernel: KernelSession) -> None:
+    """``%debug`` opens in the function that failed; ``up`` reaches the cell's line."""
+    cell = "def f(x):\n    return x / 0\na = 1\nb = f(a)\nc = 3"
+    seen = []
+    for magic in ("", "%%parallel\n"):
+        kernel.execute(magic + cell)
+        seen.append(_seen(_run_answering(kernel, "%debug", "up", "p a", "q")))
+    plain, parallel = seen
+    assert "----> 2     return x / 0" in plain["stdout"]
+    assert "----> 4 b = f(a)" in plain["stdout"]
     assert parallel == plain
