@@ -230,3 +230,10 @@ def test_output_of_threads_a_statement_starts_keeps_its_place(
 ) -> None:
     plain, _ = compare_plain_and_parallel(kernel, setup, cell, str(tmp_path / "files"))
     assert check(plain), plain
+
+
+def test_the_thread_start_hook_is_gone_after_the_cell(kernel: KernelSession) -> None:
+    """Threads are followed only while a cell or job routes output."""
+    kernel.run_ok("%%parallel\nimport threading\nstarted_in_cell = threading.Thread.start")
+    assert kernel.evaluate("started_in_cell.__qualname__") != "Thread.start"  # hooked then
+    assert kernel.evaluate("threading.Thread.start.__qualname__") == "Thread.start"

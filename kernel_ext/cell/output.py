@@ -31,7 +31,7 @@ import contextvars
 import sys
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -83,15 +83,18 @@ def current_output() -> TaskOutput | None:
     return buffer
 
 
-_thread_start = threading.Thread.start
+def _capturing_start(start: Callable[[threading.Thread], None]) -> Callable[..., None]:
+    """``Thread.start`` while output is routed: the new thread writes where its starter
+    does. Wraps whatever ``start`` was installed then (another tool may wrap it too)."""
 
+    def start_capturing(thread: threading.Thread) -> None:
+        buffer = current_output()
+        if buffer is not None and not thread.name.startswith("kernel_ext"):
+            _started_under[thread] = buffer
+        start(thread)
 
-def _start_capturing(thread: threading.Thread) -> None:
-    """``Thread.start`` while output is routed: the new thread writes where its starter does."""
-    buffer = current_output()
-    if buffer is not None and not thread.name.startswith("kernel_ext"):
-        _started_under[thread] = buffer
-    _thread_start(thread)
+    start_capturing.__wrapped__ = start  # type: ignore[attr-defined]
+    return start_capturing
 
 
 @contextmanager
@@ -153,6 +156,7 @@ class _Routing:
         self._lock = threading.Lock()
         self._users = 0
         self._saved: tuple[Any, Any, Any, Any] | None = None  # out, err, shell, display_pub
+        self._thread_start: tuple[Any, Any] | None = None  # (the one we replaced, ours)
 
     def acquire(self, shell: Any | None) -> None:
         with self._lock:
@@ -166,7 +170,10 @@ class _Routing:
             sys.stderr = _RoutingStream("stderr", saved_err)  # type: ignore[assignment]
             if saved_pub is not None:
                 shell.display_pub = _RoutingDisplayPublisher(saved_pub)
-            threading.Thread.start = _start_capturing  # type: ignore[method-assign]
+            replaced = threading.Thread.start
+            ours = _capturing_start(replaced)
+            self._thread_start = (replaced, ours)
+            threading.Thread.start = ours  # type: ignore[method-assign]
 
     def release(self) -> None:
         with self._lock:
@@ -175,8 +182,11 @@ class _Routing:
                 return
             saved_out, saved_err, shell, saved_pub = self._saved
             self._saved = None
-            if threading.Thread.start is _start_capturing:
-                threading.Thread.start = _thread_start  # type: ignore[method-assign]
+            if self._thread_start is not None:
+                replaced, ours = self._thread_start
+                self._thread_start = None
+                if threading.Thread.start is ours:
+                    threading.Thread.start = replaced  # type: ignore[method-assign]
             if isinstance(sys.stdout, _RoutingStream):
                 sys.stdout = saved_out
             if isinstance(sys.stderr, _RoutingStream):
