@@ -13,6 +13,7 @@ matters on what a later plain cell then sees:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,6 +21,15 @@ from kernel_session import KernelSession
 from plain_vs_parallel import compare_plain_and_parallel, differences, names, observe, run_cell
 
 # ------------------------------------------------------------------ context variables
+
+
+@pytest.fixture(autouse=True)
+def _fresh_decimal_context_after(parallel_kernel: KernelSession) -> Iterator[None]:
+    """The session's kernel is shared: leave its decimal context as a new kernel has it."""
+    yield
+    parallel_kernel.run_ok("__import__('decimal').setcontext(__import__('decimal').Context())",
+                           silent=True, store_history=False)
+
 
 DECIMAL_SETUP = (
     "import decimal\nfrom decimal import Decimal\ndecimal.setcontext(decimal.Context())\n"
@@ -83,6 +93,13 @@ def test_statements_see_and_leave_the_context_variables_of_the_plain_cell(
     assert differences(plain, par) == {}
     assert names(plain_later)["after"] == names(par_later)["after"]
     assert plain_later["status"] == "ok"
+
+
+def test_a_background_job_sees_the_context_variables_of_its_cell(kernel: KernelSession) -> None:
+    kernel.run_ok(DECIMAL_SETUP + "decimal.getcontext().prec = 4\n")
+    kernel.run_ok("%%parallel --bg\nx = str(Decimal(1) / 7)\ny = x + '!'")
+    kernel.run_ok("%parallel wait")
+    assert kernel.evaluate("y") == "0.1429!"
 
 
 @pytest.mark.xfail(strict=True, reason="fanned-out iterations on threads run in the pool "
