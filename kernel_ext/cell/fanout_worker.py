@@ -19,10 +19,10 @@ from typing import Any
 
 from kernel_ext.analysis import AccumulatorKind
 from kernel_ext.cell import transport
-from kernel_ext.cell.process_state import ProcessState, applied, drew_random
+from kernel_ext.cell.process_state import ProcessState, applied
 from kernel_ext.cell.remote_errors import RemoteError, describe
 from kernel_ext.cell.sharing import shared_with_inputs
-from kernel_ext.cell.worker_run import Bound, Event, RunInKernel, capturing, changed
+from kernel_ext.cell.worker_run import Bound, Event, RunInKernel, Watch, capturing
 
 
 @dataclass
@@ -53,15 +53,15 @@ def run_iteration_shipped(
     events: list[Event] = []
     error: BaseException | None = None
     outcome: Any = None
+    watch = Watch(item, item_blob, state, function)
     with capturing(events), applied(state):
         try:
             outcome = function(item, *recorders)
         except BaseException as exc:  # noqa: BLE001 - sent back, raised by the kernel
             error = exc
-    if changed(item, item_blob):
-        return RunInKernel("the iteration changed its element in place")
-    if drew_random(state):
-        return RunInKernel("the iteration drew from a global random generator")
+    reason = watch.reason_to_run_in_kernel(error)
+    if reason is not None:
+        return RunInKernel(reason)
     if error is not None:
         bound = locals_at_failure(error, keep)
         try:

@@ -125,24 +125,15 @@ def run_shipped(shipment: Shipment) -> Outcome:
     namespace = dict(inputs)
     events: list[Event] = []
     error: BaseException | None = None
-    modules = reached_user_modules(inputs.values())
-    modules_before = state_of(modules)
+    watch = Watch(inputs, shipment.inputs, shipment.state)
     with capturing(events), applied(shipment.state):
         try:
             exec(code, namespace)
         except BaseException as exc:  # noqa: BLE001 - sent back, raised by the kernel
             error = exc
-    if changed(inputs, shipment.inputs):
-        return RunInKernel("it changed one of its inputs in place")
-    if state_of(modules) != modules_before:
-        return RunInKernel("it changed the state of a module of yours, which the worker "
-                           "imported on its own")
-    if isinstance(error, _MAYBE_THE_WORKERS):
-        return RunInKernel(f"it raised {type(error).__name__} in a worker process, whose "
-                           "modules, files and names may differ from the kernel's")
-    if drew_random(shipment.state):
-        return RunInKernel("it drew from a global random generator, which only the kernel's "
-                           "run advances")
+    reason = watch.reason_to_run_in_kernel(error)
+    if reason is not None:
+        return RunInKernel(reason)
     if error is not None:
         try:
             transport.dumps(error)
@@ -158,6 +149,31 @@ def run_shipped(shipment: Shipment) -> Outcome:
     except Exception as exc:  # noqa: BLE001 - a result that cannot travel
         return RunInKernel(f"what it binds cannot be sent back from a worker process ({exc})")
     return Bound(values, events)
+
+
+class Watch:
+    """What a run in the worker may have done that copies cannot carry back."""
+
+    def __init__(self, inputs: Any, received: bytes, state: ProcessState | None,
+                 code: Any = None) -> None:
+        """``inputs`` as loaded from ``received``; ``code``: a function run on them."""
+        self._inputs, self._received, self._state = inputs, received, state
+        values = list(inputs.values()) if isinstance(inputs, dict) else [inputs]
+        self._modules = reached_user_modules([*values, code] if code is not None else values)
+        self._modules_before = state_of(self._modules)
+
+    def reason_to_run_in_kernel(self, error: BaseException | None) -> str | None:
+        """Why the kernel must run the code itself after this run, or None."""
+        if changed(self._inputs, self._received):
+            return "it changed one of its inputs in place"
+        if state_of(self._modules) != self._modules_before:
+            return "it changed the state of a module of yours, which the worker imported anew"
+        if drew_random(self._state):
+            return "it drew from a global random generator, which only the kernel's run advances"
+        if isinstance(error, _MAYBE_THE_WORKERS):
+            return (f"it raised {type(error).__name__} in a worker process, whose modules, "
+                    "files and names may differ from the kernel's")
+        return None
 
 
 def changed(value: Any, received: bytes) -> bool:
