@@ -410,3 +410,35 @@ def test_read_only_methods_of_arrays_and_frames_run_at_once():
     assert waits(p, 1, 0)
     p = plan("x = rng.normal()\ny = rng.normal()\n", setup)  # a generator has state
     assert waits(p, 1, 0)
+
+
+def test_function_of_an_unknown_module_reaches_its_module_globals(tmp_path):
+    (tmp_path / "helpers_for_state_test.py").write_text(
+        "CALLS = []\ndef load(name):\n    CALLS.append(name)\n    return name\n")
+    import sys
+
+    sys.path.insert(0, str(tmp_path))
+    try:
+        p = plan("a = load('x')\nb = load('y')\nloaded = list(CALLS)\n",
+                 "from helpers_for_state_test import load, CALLS\n")
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("helpers_for_state_test", None)
+    assert waits(p, 1, 0) and waits(p, 2, 1)
+
+
+def test_cached_property_getter_is_charged():
+    setup = """
+        import functools
+        class Report:
+            builds = 0
+            def __init__(self, rows):
+                self.rows = rows
+            @functools.cached_property
+            def totals(self):
+                Report.builds += 1
+                return sum(self.rows)
+        rep = Report([1, 2, 3])
+        """
+    p = plan("t1 = rep.totals\nt2 = rep.totals\nbuilds = Report.builds\n", setup)
+    assert waits(p, 1, 0) and waits(p, 2, 0)

@@ -40,6 +40,7 @@ from kernel_ext.analysis.names import (
 from kernel_ext.analysis.state import (
     FUNCTION_STATE,
     class_def_state,
+    class_functions,
     def_state_reason,
     default_names,
     value_state,
@@ -87,15 +88,7 @@ def _is_notebook_function(value: object, namespace: Mapping[str, object]) -> boo
 def _notebook_class_functions(
     cls: type, namespace: Mapping[str, object]
 ) -> list[types.FunctionType]:
-    found = []
-    for klass in cls.__mro__:
-        for attr in vars(klass).values():
-            func = getattr(attr, "__func__", attr)  # staticmethod / classmethod
-            if isinstance(attr, property):
-                func = attr.fget
-            if _is_notebook_function(func, namespace):
-                found.append(func)
-    return found
+    return class_functions(cls, lambda func: _is_notebook_function(func, namespace))
 
 
 def _is_notebook_class(value: object, namespace: Mapping[str, object]) -> bool:

@@ -330,12 +330,14 @@ class _Collector(ast.NodeVisitor):
         """A call the analysis cannot see through: it may change everything it is handed
         (and the object it is a method of), and keeps its order with other effects."""
         self.effect = True
-        roots: set[str] = set(receiver_roots(node.func))
+        # The function's own module too (`helpers.load()` may change `helpers.CALLS`).
+        module = set(receiver_roots(node.func))
+        roots: set[str] = set()
         for arg in node.args:
             roots |= receiver_roots(arg)
         for keyword in node.keywords:
             roots |= receiver_roots(keyword.value)
-        roots -= self.env.modules
+        roots = (roots - self.env.modules) | module
         roots = {n for n in roots if not is_builtin_name(n, self.env)}
         self.mutates |= self._outer(frozenset(roots))
         self.comp_mutates |= roots - self.mutates

@@ -16,10 +16,16 @@ import functools
 import inspect
 import io
 import types
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from kernel_ext.analysis.effects import CallKind, classify_qualname, is_immutable, qualname_of
+from kernel_ext.analysis.effects import (
+    TRUSTED_MODULES,
+    CallKind,
+    classify_qualname,
+    is_immutable,
+    qualname_of,
+)
 
 FUNCTION_STATE = "<function state>"  # state kept by notebook functions and their wrappers
 _MAX_SCAN = 1000  # elements of a container looked at for the callables it holds
@@ -54,7 +60,9 @@ def _harmless(value: object) -> bool:
 def value_state(value: object) -> ValueState:
     """The hidden state of a namespace value that a statement calls, passes or reads."""
     if isinstance(value, types.FunctionType):
-        return _function_state(value) if is_notebook_function(value) else _NONE
+        if is_notebook_function(value):
+            return _function_state(value)
+        return _module_function_state(value)
     if isinstance(value, types.MethodType):
         inner = value_state(value.__func__)
         owner = value.__self__
@@ -88,6 +96,22 @@ def value_state(value: object) -> ValueState:
             reaches |= {id(v) for v in held if not _harmless(v)}
         return ValueState(_callable_description(value), functions, frozenset(reaches))
     return _NONE
+
+
+def _module_function_state(func: types.FunctionType) -> ValueState:
+    """A function of a module the analysis does not know (`from helpers import load`)
+    may change any mutable global of its module, which names of the notebook may hold
+    (`from helpers import CALLS`)."""
+    module = func.__module__ or ""
+    if module.split(".", 1)[0] in TRUSTED_MODULES:
+        return _NONE
+    reaches = set()
+    for i, held in enumerate(func.__globals__.values()):
+        if i >= _MAX_SCAN:
+            break
+        if not _harmless(held):
+            reaches.add(id(held))
+    return ValueState(None, (), frozenset(reaches))
 
 
 def _callable_description(value: object) -> str:
@@ -186,16 +210,23 @@ def is_notebook_class(cls: type) -> bool:
 
 
 def notebook_methods(cls: type) -> list[types.FunctionType]:
+    """Notebook functions of the notebook classes in `cls`'s MRO."""
+    return class_functions(cls, is_notebook_function, notebook_classes_only=True)
+
+
+def class_functions(
+    cls: type, is_wanted: Callable[[object], bool], *, notebook_classes_only: bool = False
+) -> list[types.FunctionType]:
+    """Methods, static and class methods, property accessors and cached properties."""
     found = []
     for klass in cls.__mro__:
-        if klass.__module__ != "__main__":
+        if notebook_classes_only and klass.__module__ != "__main__":
             continue
         for attr in vars(klass).values():
-            func = getattr(attr, "__func__", attr)
-            if isinstance(attr, property):
-                func = attr.fget
-            if is_notebook_function(func):
-                found.append(func)
+            for func in (attr, getattr(attr, "__func__", None), getattr(attr, "fget", None),
+                         getattr(attr, "fset", None), getattr(attr, "func", None)):
+                if func is not None and is_wanted(func):
+                    found.append(func)  # type: ignore[arg-type]
     return found
 
 
