@@ -6,10 +6,12 @@ microseconds that costs more than the loop itself. So the first iterations
 run in the calling thread, in order, each applied at once (as the plain loop
 would). A watchdog thread looks in every few milliseconds:
 
-- when an iteration has run longer than ``watch`` seconds while feeding its
-  accumulators slowly (at most :data:`MAX_CALLS_PER_SECOND`), the iterations
-  after it are handed to the engine while it finishes here: they are slow
-  enough to gain from running at once, and their recording is cheap;
+- when an iteration has run longer than ``watch`` seconds, the iterations
+  before it were not quick on average (else it is taken for a stall), and the
+  loop feeds its accumulators slowly (at most :data:`MAX_CALLS_PER_SECOND`),
+  the iterations after it are handed to the engine while it finishes here:
+  they are slow enough to gain from running at once, and their recording is
+  cheap;
 - when ``probe`` seconds of iterations have passed without one, the rest of
   the loop runs as plain Python code (:func:`run_rest_plainly`), at the
   plain loop's own speed.
@@ -42,9 +44,13 @@ class InlineProbe:
         # called with the first index to fan out; False: it cannot be (stay in place)
         self._start_fanout = start_fanout
         self._lock = threading.Lock()
+        # All below under the lock:
+        self._count = 0
         self._running: int | None = None  # the iteration running in place now
-        self._started = 0.0
-        self._recorders: list[Any] = []  # the running iteration's (their .calls are counted)
+        self._started = 0.0  # when it started
+        self._recorders: list[Any] = []  # its recorders (their .calls are counted)
+        self._done_time = 0.0  # time and accumulator calls of the iterations done here
+        self._done_calls = 0
         self.fanned_from: int | None = None
         self._stop = threading.Event()
 
@@ -55,6 +61,7 @@ class InlineProbe:
         ``run_one(k, recorders)`` runs iteration k feeding ``recorders`` (fresh
         from ``new_recorders()``, which the watchdog counts) and applies it.
         """
+        self._count = count
         watchdog = threading.Thread(target=self._watch_loop, name="kernel_ext fan-out probe",
                                     daemon=True)
         watchdog.start()
@@ -64,13 +71,15 @@ class InlineProbe:
             while k < count:
                 recorders = new_recorders()
                 with self._lock:
-                    if self.fanned_from is not None:
-                        return k
-                    self._running, self._started = k, time.monotonic()
-                    self._recorders = recorders
-                if self._started > deadline:
-                    return k  # the probe is over and nothing was slow: run the rest plainly
+                    now = time.monotonic()
+                    if self.fanned_from is not None or now > deadline:
+                        return k  # fanned out, or nothing was slow: the rest runs plainly
+                    self._running, self._started, self._recorders = k, now, recorders
                 run_one(k, recorders)
+                with self._lock:
+                    self._done_time += time.monotonic() - self._started
+                    self._done_calls += sum(len(recorder.calls) for recorder in recorders)
+                    self._running = None
                 k += 1
             return k
         finally:
@@ -81,18 +90,33 @@ class InlineProbe:
     def _watch_loop(self) -> None:
         while not self._stop.wait(self._watch / 2):
             with self._lock:
-                k = self._running
-                if k is None:
+                worth = None if self._running is None else self._worth_fanning_out()
+                if worth is None:
                     continue
-                elapsed = time.monotonic() - self._started
-                if elapsed < self._watch:
-                    continue
-                calls = sum(len(recorder.calls) for recorder in self._recorders)
-                if calls / elapsed > MAX_CALLS_PER_SECOND:
-                    return  # slow, but mostly feeding its containers: stays in place
-                if self._start_fanout(k + 1):  # (under the lock: the loop waits for it)
-                    self.fanned_from = k + 1
-            return
+                if worth and self._start_fanout(self._running + 1):  # type: ignore[operator]
+                    self.fanned_from = self._running + 1  # type: ignore[operator]
+            return  # decided (under the lock, so the loop waits for the decision)
+
+    def _worth_fanning_out(self) -> bool | None:
+        """For the iteration running now: True (fan out the rest), False (never), or None
+        (not known yet). Called with the lock held.
+
+        It must have run ``watch`` seconds. An iteration stalled by other threads
+        (the GIL) looks slow too, so when earlier iterations were quick on average,
+        it is taken for a stall; and iterations that feed their containers fast
+        would cost more to record than they gain.
+        """
+        assert self._running is not None
+        elapsed = time.monotonic() - self._started
+        if elapsed < self._watch:
+            return None
+        if self._running + 1 >= self._count:
+            return False  # nothing after it
+        done = self._running  # iterations run here before it
+        if done and self._done_time / done < self._watch / 4:
+            return False
+        calls = self._done_calls + sum(len(recorder.calls) for recorder in self._recorders)
+        return calls / (self._done_time + elapsed) <= MAX_CALLS_PER_SECOND
 
 
 def run_rest_plainly(
