@@ -198,4 +198,39 @@ CASES = [
         """,
         lambda o: value(o, "first") == [1, 10],
     ),
+    case(
+        "ufunc_out_argument_assigned",
+        "import numpy as np\na = np.array([1.0, 2.0])\n",
+        """
+        res = np.multiply(a, 10, out=a)
+        total = float(a.sum())
+        """,
+        lambda o: value(o, "total") == 30.0,
+    ),
+    case(
+        "shallow_copy_of_object_shares_list",
+        """
+        import copy
+        class Config:
+            def __init__(self):
+                self.tags = ["base"]
+        cfg = Config()
+        """,
+        """
+        cfg2 = copy.copy(cfg)
+        cfg2.tags.append("extra")
+        n_tags = len(cfg.tags)
+        """,
+        lambda o: value(o, "n_tags") == 2,
+    ),
+    case(
+        "series_taken_before_frame_changes",
+        "import pandas as pd\ndf = pd.DataFrame({'a': [1, 2]})\n",
+        """
+        s = df["a"]
+        df.loc[0, "a"] = 100
+        first = int(s.iloc[0])
+        """,
+        lambda o: value(o, "first") == 1,
+    ),
 ]

@@ -309,4 +309,34 @@ CASES = [
         """,
         lambda o: err(o)[0] == "SyntaxError",
     ),
+    case(
+        "sys_exit_in_helper",
+        """
+        import sys
+        def validate(n):
+            if n < 0:
+                sys.exit("negative input")
+            return n
+        """,
+        """
+        ok = validate(3)
+        bad = validate(-1)
+        after = 1
+        """,
+        lambda o: err(o)[:2] == ("SystemExit", "negative input"),
+    ),
+    case(
+        "deprecation_warning_attributed_to_cell",
+        """
+        import warnings
+        def old_api(x):
+            warnings.warn("old_api is deprecated", DeprecationWarning, stacklevel=2)
+            return x + 1
+        """,
+        """
+        a = old_api(1)
+        b = a * 2
+        """,
+        lambda o: "DeprecationWarning: old_api is deprecated" in o["stderr"],
+    ),
 ]

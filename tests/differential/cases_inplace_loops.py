@@ -202,4 +202,39 @@ CASES = [
         """,
         lambda o: value(o, "firsts") == [1, 4, 2],
     ),
+    case(
+        "loop_drops_column_in_place",
+        """
+        import pandas as pd
+        frames = [pd.DataFrame({"a": [1], "tmp": [0]}), pd.DataFrame({"a": [2], "tmp": [0]})]
+        """,
+        """
+        for frame in frames:
+            frame.drop(columns=["tmp"], inplace=True)
+        widths = [f.shape[1] for f in frames]
+        """,
+        lambda o: value(o, "widths") == [1, 1],
+    ),
+    case(
+        "loop_clips_arrays_with_out",
+        """
+        import numpy as np
+        arrays = [np.array([-1.0, 0.5, 2.0]), np.array([3.0, -2.0])]
+        """,
+        """
+        for a in arrays:
+            np.clip(a, 0, 1, out=a)
+        highs = [float(a.max()) for a in arrays]
+        """,
+        lambda o: value(o, "highs") == [1.0, 1.0],
+    ),
+    case(
+        "comprehension_of_update_calls",
+        "dicts = [{'id': 1}, {'id': 2}]\n",
+        """
+        results = [d.update(seen=True) for d in dicts]
+        flagged = sum(d.get("seen", False) for d in dicts)
+        """,
+        lambda o: value(o, "flagged") == 2,
+    ),
 ]

@@ -218,4 +218,27 @@ CASES = [
         """,
         lambda o: (value(o, "total"), value(o, "peak")) == (14, 5),
     ),
+    case(
+        "regex_finditer_shared",
+        "import re\ntext = 'order 12 shipped 7 items, 3 left'\n",
+        """
+        matches = re.finditer(r"\\d+", text)
+        first = next(matches).group()
+        rest = [m.group() for m in matches]
+        """,
+        lambda o: value(o, "first") == "12" and value(o, "rest") == ["7", "3"],
+    ),
+    case(
+        "itertuples_shared",
+        """
+        import pandas as pd
+        df = pd.DataFrame({"k": ["a", "b", "c"], "v": [1, 2, 3]})
+        """,
+        """
+        rows = df.itertuples(index=False)
+        head = next(rows).k
+        others = [r.k for r in rows]
+        """,
+        lambda o: value(o, "head") == "a" and value(o, "others") == ["b", "c"],
+    ),
 ]

@@ -214,4 +214,21 @@ CASES = [
         """,
         lambda o: value(o, "out") == [2, 4, 6],
     ),
+    case(
+        "iterrows_helper_reads_row",
+        """
+        import time
+        import pandas as pd
+        df = pd.DataFrame({"a": [1, 2, 3], "b": [10, 20, 30]})
+        def score_row():
+            time.sleep(0.02)
+            return int(row["a"] * row["b"])
+        """,
+        """
+        scores = {}
+        for i, row in df.iterrows():
+            scores[i] = score_row()
+        """,
+        lambda o: value(o, "scores") == {0: 10, 1: 40, 2: 90},
+    ),
 ]

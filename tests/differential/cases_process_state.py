@@ -3,7 +3,7 @@ decimal contexts and other context variables."""
 
 from __future__ import annotations
 
-from differential import case, out, value
+from differential import case, err, out, value
 
 KIND = "process"
 
@@ -275,5 +275,29 @@ def configure(rate):
         picked = df.sample(4)["v"].tolist()
         """,
         lambda o: len(value(o, "picked")) == 4,
+    ),
+    case(
+        "chdir_then_pathlib_resolve",
+        """
+        import os
+        from pathlib import Path
+        os.makedirs("@TMP@/proj", exist_ok=True)
+        Path("@TMP@/proj/config.ini").write_text("x")
+        """,
+        """
+        os.chdir("@TMP@/proj")
+        cfg_path = Path("config.ini").resolve()
+        found = cfg_path.exists()
+        """,
+        lambda o: value(o, "found") is True,
+    ),
+    case(
+        "warnings_error_filter_then_numpy_warning",
+        "import warnings\nimport numpy as np\n",
+        """
+        warnings.simplefilter("error", RuntimeWarning)
+        logs = np.log(np.array([1.0, 0.0]))
+        """,
+        lambda o: err(o)[0] == "RuntimeWarning",
     ),
 ]

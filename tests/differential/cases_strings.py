@@ -172,4 +172,58 @@ def slow_series(values):
         """,
         lambda o: value(o, "high") == ["dee", "eve"],
     ),
+    case(
+        "helper_looks_up_globals_by_name",
+        """
+        import time
+        rate = 0.1
+        def lookup(name):
+            time.sleep(0.02)
+            return globals()[name]
+        def slow_value(x):
+            time.sleep(0.1)
+            return x
+        """,
+        """
+        rate = slow_value(0.3)
+        current = lookup("rate")
+        """,
+        lambda o: value(o, "current") == 0.3,
+    ),
+    case(
+        "helper_evaluates_expression_string",
+        """
+        import time
+        price, qty = 2.0, 3
+        def compute(expr):
+            time.sleep(0.02)
+            return eval(expr)
+        def slow_value(x):
+            time.sleep(0.1)
+            return x
+        """,
+        """
+        qty = slow_value(10)
+        total = compute("price * qty")
+        """,
+        lambda o: value(o, "total") == 20.0,
+    ),
+    case(
+        "format_map_of_globals_in_helper",
+        """
+        import time
+        user = "ann"
+        def greeting(template):
+            time.sleep(0.02)
+            return template.format_map(globals())
+        def slow_value(x):
+            time.sleep(0.1)
+            return x
+        """,
+        """
+        user = slow_value("bob")
+        msg = greeting("hello {user}")
+        """,
+        lambda o: value(o, "msg") == "hello bob",
+    ),
 ]

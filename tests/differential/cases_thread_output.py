@@ -202,4 +202,21 @@ def print_rows(rows):
         """,
         lambda o: out(o) == "id\nrow 1\nrow 2\nrow 3\nend\n",
     ),
+    case(
+        "display_from_a_started_thread",
+        POOL
+        + """
+from IPython.display import display
+def show_async(obj):
+    t = threading.Thread(target=display, args=(obj,))
+    t.start()
+    t.join()
+    return obj
+""",
+        """
+        a = slow_print("before", 0.1)
+        shown = show_async({"rows": 3})
+        """,
+        lambda o: [k for k, _ in o["outputs"]] == ["streams", "display"],
+    ),
 ]
