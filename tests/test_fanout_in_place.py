@@ -43,6 +43,9 @@ CASES = [
     Case("slow_loop_raising_after_fanning_out", SETUP + "out = []\n",
          "for i in range(12):\n    v = risky(i, 0.01)\n    out.append(v)\n",
          check=lambda o: o["error"][0] == "ValueError"),
+    Case("slow_loop_feeding_before_raising", SETUP + "out = []\n",
+         "for i in range(8):\n    out.append(i)\n    v = risky(i, 0.03)\n",
+         check=lambda o: names(o)["out"] == ["list", [0, 1, 2, 3, 4, 5]]),
     Case("slow_loop_fanned_out", SETUP + "out = []\n",
          "for i in range(12):\n    r = slow(i)\n    out.append(r)\n"
          "res = [slow(i) for i in range(12)]\n",

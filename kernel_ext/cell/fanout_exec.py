@@ -75,12 +75,15 @@ class Recorder:
 
 
 class IterationFailed(Exception):
-    """Carries an iteration's exception and the names it had bound when it raised."""
+    """Carries an iteration's exception, the names it had bound when it raised, and what
+    it had fed its accumulators (the plain loop's containers keep that)."""
 
-    def __init__(self, error: BaseException, bound: dict[str, Any]) -> None:
+    def __init__(self, error: BaseException, bound: dict[str, Any],
+                 recorders: list[Recorder]) -> None:
         super().__init__(error)
         self.error = error
         self.bound = bound
+        self.recorders = recorders
 
 
 def _iteration_function(fanout: FanOut, filename: str, flags: int) -> CodeType:
@@ -129,7 +132,7 @@ def _run_iteration(
             with capturing_into(output):
                 outcome = call(value, *recorders)
     except BaseException as exc:  # noqa: BLE001 - re-raised with the iteration's bound names
-        raise IterationFailed(exc, locals_at_failure(exc, keep)) from None
+        raise IterationFailed(exc, locals_at_failure(exc, keep), recorders) from None
     if is_loop:
         outcome = {name: value for name, value in outcome.items() if name in keep}
     return outcome, recorders
@@ -301,6 +304,7 @@ def _finish_job(fanout: FanOut, namespace: MutableMapping[str, Any], job: Job, f
     if failed is not None:
         failure = dict(job.errors)[failed]
         assert isinstance(failure, IterationFailed)
+        _apply(fanout, namespace, failure.recorders)
         bound.update(failure.bound)
         namespace.update(bound)
         drop_task_notes(failure.error)
