@@ -23,6 +23,11 @@ writes straight through, as a plain cell's background thread does.
 
 Anything else (the kernel's own threads, threads started outside a cell) writes
 straight through.
+
+Writes to the kernel's stream objects themselves (by code that kept a
+reference to ``sys.stdout`` from before the cell, such as a logging handler)
+follow the same rule: while output is routed, those objects' ``write`` is
+shadowed (:class:`_DirectWrites`).
 """
 
 from __future__ import annotations
@@ -129,6 +134,45 @@ class _RoutingStream:
         return getattr(self._target, name)
 
 
+class _DirectWrites:
+    """Captures writes made to the kernel's own stream object itself.
+
+    Code that kept a reference to the stream before the cell (a logging
+    ``StreamHandler(sys.stdout)``) writes to it directly, not through
+    ``sys.stdout``. While output is routed, the stream object's ``write`` is
+    shadowed by an instance attribute with the same routing rule.
+    """
+
+    _NOTHING = object()
+
+    def __init__(self, stream: Any, kind: str) -> None:
+        self._stream = stream
+        self._prior = stream.__dict__.get("write", self._NOTHING) if hasattr(
+            stream, "__dict__") else self._NOTHING
+        original = stream.write
+
+        def write(text: str) -> int:
+            buffer = current_output()
+            if buffer is None or not buffer.add(kind, text):
+                return original(text)
+            return len(text)
+
+        self._write = write
+        try:
+            stream.write = write
+        except (AttributeError, TypeError):  # a stream type that refuses it: not captured
+            self._stream = None
+
+    def remove(self) -> None:
+        stream = self._stream
+        if stream is None or stream.__dict__.get("write") is not self._write:
+            return  # someone replaced it meanwhile: theirs stays
+        if self._prior is self._NOTHING:
+            del stream.write
+        else:
+            stream.write = self._prior
+
+
 class _RoutingDisplayPublisher:
     """Stands in for the shell's display publisher with the same routing rule."""
 
@@ -157,6 +201,7 @@ class _Routing:
         self._users = 0
         self._saved: tuple[Any, Any, Any, Any] | None = None  # out, err, shell, display_pub
         self._thread_start: tuple[Any, Any] | None = None  # (the one we replaced, ours)
+        self._direct: list[_DirectWrites] = []
 
     def acquire(self, shell: Any | None) -> None:
         with self._lock:
@@ -166,6 +211,7 @@ class _Routing:
             saved_out, saved_err = sys.stdout, sys.stderr
             saved_pub = getattr(shell, "display_pub", None)
             self._saved = (saved_out, saved_err, shell, saved_pub)
+            self._direct = [_DirectWrites(saved_out, "stdout"), _DirectWrites(saved_err, "stderr")]
             sys.stdout = _RoutingStream("stdout", saved_out)  # type: ignore[assignment]
             sys.stderr = _RoutingStream("stderr", saved_err)  # type: ignore[assignment]
             if saved_pub is not None:
@@ -182,6 +228,9 @@ class _Routing:
                 return
             saved_out, saved_err, shell, saved_pub = self._saved
             self._saved = None
+            for direct in self._direct:
+                direct.remove()
+            self._direct = []
             if self._thread_start is not None:
                 replaced, ours = self._thread_start
                 self._thread_start = None
