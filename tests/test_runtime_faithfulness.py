@@ -95,6 +95,18 @@ def test_statements_see_and_leave_the_context_variables_of_the_plain_cell(
     assert plain_later["status"] == "ok"
 
 
+def test_a_context_variable_set_in_a_blocking_cell_is_kept_by_the_kernel(
+    kernel: KernelSession,
+) -> None:
+    """With %pdb on the cell blocks instead of awaiting: the kernel keeps the change too."""
+    kernel.run_ok(CONTEXTVAR_SETUP + "get_ipython().run_line_magic('pdb', 'on')\n")
+    try:
+        kernel.run_ok("%%parallel\nvar.set('set by the cell')\nx = 1")
+    finally:
+        kernel.run_ok("%pdb off")
+    assert kernel.evaluate("var.get()") == "set by the cell"
+
+
 def test_a_background_job_sees_the_context_variables_of_its_cell(kernel: KernelSession) -> None:
     kernel.run_ok(DECIMAL_SETUP + "decimal.getcontext().prec = 4\n")
     kernel.run_ok("%%parallel --bg\nx = str(Decimal(1) / 7)\ny = x + '!'")
