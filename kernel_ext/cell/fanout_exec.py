@@ -64,6 +64,10 @@ class Recorder:
     def __setitem__(self, key: Any, value: Any) -> None:
         self.calls.append((key, value))
 
+    @property
+    def fed(self) -> int:
+        return len(self.calls)
+
     def replay(self, container: Any) -> None:
         for call in self.calls:
             if self.kind is AccumulatorKind.APPEND:
@@ -72,6 +76,27 @@ class Recorder:
                 container.add(*call)
             else:
                 container[call[0]] = call[1]
+
+
+class Feeder:
+    """Stands in for an accumulator container in an iteration run in place: feeds the
+    container at once, as the plain loop does, and counts the calls (for the probe)."""
+
+    def __init__(self, container: Any) -> None:
+        self._container = container
+        self.fed = 0
+
+    def append(self, value: Any) -> None:
+        self.fed += 1
+        self._container.append(value)
+
+    def add(self, value: Any) -> None:
+        self.fed += 1
+        self._container.add(value)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self.fed += 1
+        self._container[key] = value
 
 
 class IterationFailed(Exception):
@@ -178,29 +203,32 @@ def run_fanout(
                             dont_inherit=True), namespace)
     items = list(iterable)
     is_loop = fanout.kind is FanOutKind.FOR_LOOP
-    kinds = tuple(acc.kind for acc in fanout.accumulators)
     keep = fanout.locals_left_behind
     values: list[Any] = []
     started: list[Job] = []
     # Read here: the watchdog thread that starts the workers has a context of its own.
     state = process_state.captured_in(context) if backend == "processes" else None
 
-    def apply(outcome: Any, recorders: list[Recorder]) -> None:
-        """Apply one finished iteration, as the plain loop's iteration would have left things."""
-        _apply(fanout, namespace, recorders)
+    def apply(outcome: Any, recorders: list[Recorder] | None) -> None:
+        """Apply one finished iteration, as the plain loop's iteration would have left things
+        (``recorders``: what it fed its containers; None: it fed them itself)."""
+        if recorders is not None:
+            _apply(fanout, namespace, recorders)
         if is_loop:
             namespace.update({name: value for name, value in outcome.items() if name in keep})
         elif outcome[0]:
             values.append(outcome[1])
 
-    def run_in_place(k: int, recorders: list[Recorder]) -> None:
+    def run_in_place(k: int, feeders: list[Feeder]) -> None:
         try:
-            outcome = function(items[k], *recorders)
+            outcome = function(items[k], *feeders)
         except BaseException as exc:
-            _apply(fanout, namespace, recorders)  # what it fed before raising, as in the loop
             namespace.update(locals_at_failure(exc, keep))
             raise
-        apply(outcome, recorders)
+        apply(outcome, None)
+
+    def new_feeders() -> list[Feeder]:
+        return [Feeder(namespace[acc.name]) for acc in fanout.accumulators]
 
     def fan_out(first: int) -> bool:
         job = _start_job(fanout, function, items, first, backend, workers, state)
@@ -210,13 +238,14 @@ def run_fanout(
 
     probe = InlineProbe(WATCH_SECONDS.get(backend, 0.002), PROBE_SECONDS, fan_out)
     try:
-        first = probe.run(len(items), lambda: [Recorder(kind) for kind in kinds], run_in_place)
+        first = probe.run(len(items), new_feeders, run_in_place)
     except BaseException:
         if started:
             started[0].cancel()  # later iterations never run in the plain loop
         raise
     if started:
-        _finish_job(fanout, namespace, started[0], first, values, run_in_place, apply)
+        _finish_job(fanout, namespace, started[0], first, values,
+                    lambda k: run_in_place(k, new_feeders()), apply)
     elif first < len(items):
         rest = run_rest_plainly(fanout, namespace, itertools.islice(items, first, None),
                                 filename, flags)
@@ -270,8 +299,8 @@ def _pack(item: _Literal) -> bytes | None:
 
 
 def _finish_job(fanout: FanOut, namespace: MutableMapping[str, Any], job: Job, first: int,
-                values: list[Any], run_in_place: Callable[[int, list[Recorder]], None],
-                apply: Callable[[Any, list[Recorder]], None]) -> None:
+                values: list[Any], run_in_place: Callable[[int], None],
+                apply: Callable[[Any, list[Recorder] | None], None]) -> None:
     """Apply iterations ``first``... in order, as the plain loop would; raise the first error."""
     job.wait()
     states = job.states()
@@ -313,14 +342,13 @@ def _finish_job(fanout: FanOut, namespace: MutableMapping[str, Any], job: Job, f
 
 
 def _apply_shipped(fanout: FanOut, namespace: MutableMapping[str, Any], outcomes: list[Any],
-                   first: int, run_in_place: Callable[[int, list[Recorder]], None],
-                   apply: Callable[[Any, list[Recorder]], None]) -> None:
+                   first: int, run_in_place: Callable[[int], None],
+                   apply: Callable[[Any, list[Recorder] | None], None]) -> None:
     """Apply iterations run in worker processes, in order; run here those the workers
     could not run faithfully; show their output; raise the first error, as the loop would."""
-    kinds = tuple(acc.kind for acc in fanout.accumulators)
     for k, outcome in enumerate(outcomes, start=first):
         if isinstance(outcome, RunInKernel) or stops_at_a_warning(outcome.events, namespace):
-            run_in_place(k, [Recorder(kind) for kind in kinds])
+            run_in_place(k)
             continue
         replay_events(outcome.events, namespace)
         if isinstance(outcome, IterationRaised):

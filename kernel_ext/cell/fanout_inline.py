@@ -30,7 +30,7 @@ from typing import Any
 
 from kernel_ext.analysis import FanOut, FanOutKind
 
-MAX_CALLS_PER_SECOND = 50_000  # recorded accumulator calls cost ~1 µs each: at most 5% extra
+MAX_CALLS_PER_SECOND = 50_000  # recording and replaying a call costs ~1 µs: at most 5% extra
 _REST = "__kernel_ext_rest"
 
 
@@ -48,18 +48,19 @@ class InlineProbe:
         self._count = 0
         self._running: int | None = None  # the iteration running in place now
         self._started = 0.0  # when it started
-        self._recorders: list[Any] = []  # its recorders (their .calls are counted)
+        self._feeders: list[Any] = []  # its accumulators' stand-ins (.fed counts the calls)
         self._done_time = 0.0  # time and accumulator calls of the iterations done here
         self._done_calls = 0
         self.fanned_from: int | None = None
         self._stop = threading.Event()
 
-    def run(self, count: int, new_recorders: Callable[[], list[Any]],
+    def run(self, count: int, new_feeders: Callable[[], list[Any]],
             run_one: Callable[[int, list[Any]], None]) -> int:
         """Run iterations 0, 1, ... in place; returns the first one not run here.
 
-        ``run_one(k, recorders)`` runs iteration k feeding ``recorders`` (fresh
-        from ``new_recorders()``, which the watchdog counts) and applies it.
+        ``run_one(k, feeders)`` runs iteration k feeding its containers through
+        ``feeders`` (fresh from ``new_feeders()``; the watchdog reads their ``fed``
+        counts) and applies it.
         """
         self._count = count
         watchdog = threading.Thread(target=self._watch_loop, name="kernel_ext fan-out probe",
@@ -69,16 +70,16 @@ class InlineProbe:
         k = 0
         try:
             while k < count:
-                recorders = new_recorders()
+                feeders = new_feeders()
                 with self._lock:
                     now = time.monotonic()
                     if self.fanned_from is not None or now > deadline:
                         return k  # fanned out, or nothing was slow: the rest runs plainly
-                    self._running, self._started, self._recorders = k, now, recorders
-                run_one(k, recorders)
+                    self._running, self._started, self._feeders = k, now, feeders
+                run_one(k, feeders)
                 with self._lock:
                     self._done_time += time.monotonic() - self._started
-                    self._done_calls += sum(len(recorder.calls) for recorder in recorders)
+                    self._done_calls += sum(feeder.fed for feeder in feeders)
                     self._running = None
                 k += 1
             return k
@@ -115,7 +116,7 @@ class InlineProbe:
         done = self._running  # iterations run here before it
         if done and self._done_time / done < self._watch / 4:
             return False
-        calls = self._done_calls + sum(len(recorder.calls) for recorder in self._recorders)
+        calls = self._done_calls + sum(feeder.fed for feeder in self._feeders)
         return calls / (self._done_time + elapsed) <= MAX_CALLS_PER_SECOND
 
 
