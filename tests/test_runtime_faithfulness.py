@@ -169,6 +169,12 @@ NOISY = (
             id="del_of_a_name_from_an_earlier_cell",
         ),
         pytest.param(
+            NOISY + "import time\nkeep = Noisy('old')\n",
+            "s = time.sleep(0.3)\nkeep = Noisy('new')\nprint('end')",
+            lambda o: o["stdout"] == "finalized old\nend\n",
+            id="rebinding_while_an_earlier_statement_still_runs",
+        ),
+        pytest.param(
             "",
             "f = open('@TMP@/out.txt', 'w')\nf.write('hello')\ndel f\n"
             "text = open('@TMP@/out.txt').read()",
