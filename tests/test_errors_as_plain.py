@@ -119,3 +119,14 @@ def test_debug_after_the_error_walks_the_plain_cells_frames(kernel: KernelSessio
     assert "----> 2     return x / 0" in plain["stdout"]
     assert "----> 4 b = f(a)" in plain["stdout"]
     assert parallel == plain
+
+
+def test_prun_names_the_plain_cells_file(kernel: KernelSession) -> None:
+    """Profiles name a function by the file its cell's code was compiled under."""
+    files = []
+    for magic in ("", "%%parallel\n"):
+        kernel.run_ok(magic + "def f():\n    return sum(range(100))\nx = 1")
+        kernel.run_ok("stats = %prun -q -r f()")
+        files.append(kernel.evaluate("sorted({key[0] for key in stats.stats if key[2] == 'f'})"))
+    assert len(files[0]) == 1 and files[0][0].endswith(".py")
+    assert files[1] == files[0]
