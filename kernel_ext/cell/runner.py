@@ -308,10 +308,15 @@ class CellRun:
         job = self.job
         with routed_output(self.shell), live_views(job, self.options.views) as views:
             self._start(views)
+            # Woken as soon as the job ends, not at the next tick: a cell (a loop run in
+            # place) then takes the time of its work, not a multiple of the tick.
+            loop = asyncio.get_running_loop()
+            ended = loop.create_future()
+            job.add_done_callback(lambda _job: loop.call_soon_threadsafe(_set_done, ended))
             try:
                 try:
                     while not job.wait(0):
-                        await asyncio.sleep(_TICK)
+                        await asyncio.wait([ended], timeout=_TICK)
                         self._tick(views)
                 except (KeyboardInterrupt, asyncio.CancelledError):
                     raise self._interrupted() from None
@@ -494,6 +499,11 @@ class CellRun:
 
     def _restore(self, index: int) -> None:
         self._snapshots.restore(index)
+
+
+def _set_done(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def _through_coroutine(error: BaseException) -> BaseException:
