@@ -245,4 +245,123 @@ CASES = [
         lambda o: value(o, "out") == {"a": 1, "bb": 4, "ccc": 9},
         fanout=(2,),
     ),
+    control(
+        "readme_loads_summarize",
+        """
+        import time
+        import pandas as pd
+        for n, k in [("sales", 4), ("stock", 3), ("prices", 2)]:
+            pd.DataFrame({"v": range(k)}).to_csv(f"@TMP@/{n}.csv", index=False)
+        def load(path):
+            time.sleep(0.1)
+            return pd.read_csv(path)
+        def summarize(*frames):
+            return [len(f) for f in frames]
+        """,
+        """
+        sales = load("@TMP@/sales.csv")
+        stock = load("@TMP@/stock.csv")
+        prices = load("@TMP@/prices.csv")
+        print(len(sales), len(stock))
+        report = summarize(sales, stock, prices)
+        report
+        """,
+        lambda o: out(o) == "4 3\n" and value(o, "report") == [4, 3, 2],
+        independent=(1, 2, 3),
+    ),
+    control(
+        "read_only_dataframe_methods",
+        NUMERIC + "df = pd.DataFrame({'a': [3, 1, 2, 5], 'b': [1.0, 4.0, 9.0, 16.0]})\n",
+        """
+        desc = df.describe()
+        corr = df.corr()
+        top = df.nlargest(2, "a")
+        n_top = len(top)
+        """,
+        lambda o: value(o, "n_top") == 2,
+        independent=(1, 2, 3),
+    ),
+    control(
+        "comprehension_over_columns",
+        NUMERIC
+        + """
+df = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 5.0], "c": [0.0, 1.0]})
+def col_stats(s):
+    time.sleep(0.05)
+    return (float(s.mean()), float(s.max()))
+""",
+        """
+        stats = {c: col_stats(df[c]) for c in df.columns}
+        """,
+        lambda o: value(o, "stats")["b"] == (4.0, 5.0),
+        fanout=(1,),
+    ),
+    control(
+        "separate_generators_draw_independently",
+        NUMERIC,
+        """
+        rng1 = np.random.default_rng(1)
+        rng2 = np.random.default_rng(2)
+        a = rng1.normal(size=3)
+        b = rng2.normal(size=3)
+        """,
+        lambda o: len(value(o, "a")) == 3,
+        independent=(1, 2),
+    ),
+    control(
+        "numpy_linear_algebra",
+        NUMERIC
+        + """
+m = np.array([[2.0, 1.0], [1.0, 3.0]])
+x = np.linspace(0, 1, 8)
+""",
+        """
+        inv = np.linalg.inv(m)
+        spectrum = np.abs(np.fft.fft(x)).round(6)
+        det = float(np.linalg.det(m))
+        """,
+        lambda o: round(value(o, "det"), 6) == 5.0,
+        independent=(1, 2, 3),
+    ),
+    control(
+        "string_methods_on_one_text",
+        NUMERIC + "text = 'The Quick brown fox jumps'\n",
+        """
+        words = text.split()
+        upper = text.upper()
+        n_o = text.count("o")
+        """,
+        lambda o: value(o, "n_o") == 2,
+        independent=(1, 2, 3),
+    ),
+    control(
+        "fan_out_loads_of_files",
+        """
+        import time
+        import pandas as pd
+        names = ["a", "b", "c"]
+        for i, n in enumerate(names):
+            pd.DataFrame({"x": range(i + 1)}).to_csv(f"@TMP@/{n}.csv", index=False)
+        def load(n):
+            time.sleep(0.05)
+            return pd.read_csv(f"@TMP@/{n}.csv")
+        """,
+        """
+        frames = [load(n) for n in names]
+        sizes = [len(f) for f in frames]
+        """,
+        lambda o: value(o, "sizes") == [1, 2, 3],
+        fanout=(1,),
+    ),
+    control(
+        "json_parsing_of_strings",
+        NUMERIC + "import json\nraw1 = '{\"a\": 1}'\nraw2 = '[1, 2, 3]'\n",
+        """
+        d1 = json.loads(raw1)
+        d2 = json.loads(raw2)
+        both = (d1["a"], sum(d2))
+        """,
+        lambda o: value(o, "both") == (1, 6),
+        independent=(1, 2),
+    ),
 ]
