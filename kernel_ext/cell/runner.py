@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import contextlib
 import contextvars
 import functools
 import inspect
@@ -312,7 +313,7 @@ class CellRun:
             # place) then takes the time of its work, not a multiple of the tick.
             loop = asyncio.get_running_loop()
             ended = loop.create_future()
-            job.add_done_callback(lambda _job: loop.call_soon_threadsafe(_set_done, ended))
+            job.add_done_callback(lambda _job: _wake(loop, ended))
             try:
                 try:
                     while not job.wait(0):
@@ -499,6 +500,12 @@ class CellRun:
 
     def _restore(self, index: int) -> None:
         self._snapshots.restore(index)
+
+
+def _wake(loop: asyncio.AbstractEventLoop, future: asyncio.Future[None]) -> None:
+    """From the job's thread: end the cell's wait (unless its loop is gone)."""
+    with contextlib.suppress(RuntimeError):  # the event loop was closed meanwhile
+        loop.call_soon_threadsafe(_set_done, future)
 
 
 def _set_done(future: asyncio.Future[None]) -> None:
