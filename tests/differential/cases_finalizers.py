@@ -177,4 +177,20 @@ CASES = [
         """,
         lambda o: value(o, "lines") == ["0", "1", "2"],
     ),
+    case(
+        "weak_value_cache_loses_deleted_entry",
+        """
+        import weakref
+        class Thing:
+            pass
+        cache = weakref.WeakValueDictionary()
+        """,
+        """
+        obj = Thing()
+        cache["k"] = obj
+        del obj
+        alive = "k" in cache
+        """,
+        lambda o: value(o, "alive") is False,
+    ),
 ]
