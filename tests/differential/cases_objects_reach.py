@@ -164,4 +164,145 @@ def merge(acc, d):
         """,
         lambda o: value(o, "names") == ["CsvLoader", "JsonLoader"],
     ),
+    case(
+        "bound_append_kept_as_object_attribute",
+        SLOW
+        + """
+class Pipeline:
+    def __init__(self, sink):
+        self.emit = sink.append
+    def process(self, x):
+        time.sleep(0.05)
+        self.emit(x.upper())
+        return x
+rows = []
+pipe = Pipeline(rows)
+""",
+        """
+        done = pipe.process("a")
+        n_rows = len(rows)
+        """,
+        lambda o: value(o, "n_rows") == 1,
+    ),
+    case(
+        "callbacks_list_of_bound_methods",
+        SLOW
+        + """
+results = []
+on_done = [results.append]
+def fire(x):
+    time.sleep(0.05)
+    for cb in on_done:
+        cb(x)
+    return x
+""",
+        """
+        fired = fire("job-1")
+        n_results = len(results)
+        """,
+        lambda o: value(o, "n_results") == 1,
+    ),
+    case(
+        "partial_of_bound_method",
+        SLOW
+        + """
+from functools import partial
+class Cart:
+    def __init__(self):
+        self.items = []
+    def add(self, sku):
+        time.sleep(0.05)
+        self.items.append(sku)
+        return len(self.items)
+cart = Cart()
+add_tea = partial(cart.add, "tea")
+""",
+        """
+        c = add_tea()
+        in_cart = list(cart.items)
+        """,
+        lambda o: value(o, "in_cart") == ["tea"],
+    ),
+    case(
+        "attribute_of_attribute_alias",
+        SLOW
+        + """
+class Store:
+    def __init__(self):
+        self.buffer = []
+class App:
+    def __init__(self):
+        self.store = Store()
+app = App()
+buf = app.store.buffer
+""",
+        """
+        buf.extend(slow_value([1, 2]))
+        size = len(app.store.buffer)
+        """,
+        lambda o: value(o, "size") == 2,
+    ),
+    case(
+        "view_of_a_view_written",
+        SLOW + "import numpy as np\narr = np.arange(8)\nv = arr[::2]\nw = v[1:]\n",
+        """
+        w[:] = slow_value(0)
+        total = int(arr.sum())
+        """,
+        lambda o: value(o, "total") == 28 - (2 + 4 + 6),
+    ),
+    case(
+        "instance_dict_alias",
+        SLOW
+        + """
+class Params:
+    def __init__(self):
+        self.alpha = 1
+p = Params()
+attrs = p.__dict__
+""",
+        """
+        attrs["alpha"] = slow_value(5)
+        alpha = p.alpha
+        """,
+        lambda o: value(o, "alpha") == 5,
+    ),
+    case(
+        "two_closures_share_a_cell",
+        SLOW
+        + """
+def make_pair():
+    count = 0
+    def inc():
+        nonlocal count
+        time.sleep(0.05)
+        count += 1
+        return count
+    def get():
+        return count
+    return inc, get
+inc, get = make_pair()
+""",
+        """
+        a = inc()
+        seen = get()
+        """,
+        lambda o: value(o, "seen") == 1,
+    ),
+    case(
+        "sort_key_records_calls",
+        SLOW
+        + """
+calls = {}
+def by_len(s):
+    time.sleep(0.01)
+    calls[s] = calls.get(s, 0) + 1
+    return len(s)
+""",
+        """
+        ordered = sorted(["pear", "fig", "banana"], key=by_len)
+        n_calls = sum(calls.values())
+        """,
+        lambda o: value(o, "n_calls") == 3,
+    ),
 ]

@@ -300,4 +300,22 @@ def configure(rate):
         """,
         lambda o: err(o)[0] == "RuntimeWarning",
     ),
+    case(
+        "module_reached_through_dict",
+        WRITE_PRICING
+        + """
+import sys
+sys.path.insert(0, "@TMP@/libs")
+import pricing
+mods = {"pricing": pricing}
+def slow_rate():
+    time.sleep(0.1)
+    return 0.5
+""",
+        """
+        mods["pricing"].RATE = slow_rate()
+        discounted = pricing.net(100)
+        """,
+        lambda o: value(o, "discounted") == 50.0,
+    ),
 ]
