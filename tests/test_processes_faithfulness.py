@@ -47,6 +47,10 @@ ALIASING = [
     Case("tuple_holding_the_input_lists", "rows = [[1], [2]]\n",
          "pair = tuple(rows)\npair[0].append(9)\nhead = rows[0]\n",
          check=lambda o: names(o)["head"] == ["list", [1, 9]]),
+    Case("closure_reading_a_global_later_changed",
+         "FACTOR = 2\ndef make_scaler():\n    def scale(x):\n        return x * FACTOR\n"
+         "    return scale\n",
+         "sc = make_scaler()\nFACTOR = 10\nr = sc(2)\n", check=lambda o: names(o)["r"] == 20),
     Case("partial_holding_its_argument", "import functools\ndata = [1, 2]\n",
          "part = functools.partial(sum, data)\ndata.append(5)\ntotal = part()\n",
          check=lambda o: names(o)["total"] == 8),
@@ -175,6 +179,7 @@ KEPT_IN_KERNEL = {
     "element_picked_by_a_library_call": {0: "shares an object"},
     "tuple_holding_the_input_lists": {0: "shares an object"},
     "partial_holding_its_argument": {0: "shares an object"},
+    "closure_reading_a_global_later_changed": {0: "detached"},
     "heappop_changes_the_heap": {0: "in place"},
     "insort_changes_the_list": {0: "in place"},
     "copyto_changes_its_target": {0: "in place"},

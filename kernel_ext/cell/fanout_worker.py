@@ -74,10 +74,13 @@ def run_iteration_shipped(
     produced = {"the iteration's result": (outcome, [r.calls for r in recorders])}
     referenced = {k: v for k, v in function.__globals__.items() if not k.startswith("__")}
     inputs = {"its element": item, **referenced}
-    reason = shared_with_inputs(produced, inputs, function.__globals__)
+    reason = shared_with_inputs(produced, inputs)
     if reason is not None:
         return RunInKernel(reason)
     try:
-        return Bound(transport.dumps((outcome, recorders)), events)
+        return Bound(transport.dumps((outcome, recorders), result=True), events)
+    except transport.DetachedFunction as exc:
+        return RunInKernel(f"the iteration's result holds {exc}, a function defined in the "
+                           "notebook")
     except Exception as exc:  # noqa: BLE001 - a result that cannot travel
         return RunInKernel(f"the iteration's result cannot be sent back ({exc})")

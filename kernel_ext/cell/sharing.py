@@ -11,8 +11,10 @@ so, the statement runs in the kernel instead.
 The walk follows what the garbage collector sees (:func:`gc.get_referents`),
 skips immutable atoms, classes and modules, follows functions only into their
 defaults and closures, and treats numpy arrays as leaves identified by the
-memory they view. It is bounded: past :data:`BUDGET` objects on either side,
-the answer is "may share" (and the statement runs in the kernel).
+memory they view. It is bounded: past :data:`BUDGET` objects on a side, the
+answer is "may share" (and the statement runs in the kernel), unless the other
+side holds nothing that can be shared (a large result computed from a file
+name, a number or a string).
 """
 
 from __future__ import annotations
@@ -34,10 +36,6 @@ _OPAQUE = (type, types.ModuleType, types.BuiltinFunctionType, types.MethodWrappe
 _IMMUTABLE_CONTAINERS = (tuple, frozenset)
 
 
-class _TooBig(Exception):
-    pass
-
-
 def _memory_root(array: Any) -> int:
     """Identity of the buffer an ndarray views: the end of its ``.base`` chain."""
     owner = array
@@ -55,7 +53,7 @@ class _Walk:
         self.seen: set[int] = set()
         self.mutable: dict[int, str] = {}  # id -> a description for the user
         self.buffers: dict[int, str] = {}
-        self.dynamic_function: str | None = None
+        self.truncated = False  # stopped at BUDGET: more may be reachable
         numpy, pandas = sys.modules.get("numpy"), sys.modules.get("pandas")
         self._ndarray = getattr(numpy, "ndarray", None)
         # Values that cannot be changed in place, shared freely by pandas results.
@@ -69,7 +67,7 @@ class _Walk:
         copy_on_write = pandas is not None and int(pandas.__version__.split(".")[0]) >= 3
         self._by_identity = (pandas.DataFrame, pandas.Series) if copy_on_write else ()
 
-    def run(self, roots: dict[str, Any], worker_globals: dict[str, Any] | None) -> None:
+    def run(self, roots: dict[str, Any]) -> None:
         stack: list[tuple[Any, str]] = [(value, name) for name, value in roots.items()]
         visited = 0
         while stack:
@@ -82,7 +80,8 @@ class _Walk:
             self.seen.add(key)
             visited += 1
             if visited > BUDGET:
-                raise _TooBig
+                self.truncated = True
+                return
             if self._ndarray is not None and isinstance(obj, self._ndarray):
                 self.buffers.setdefault(_memory_root(obj), name)
                 if obj.dtype.hasobject:
@@ -93,18 +92,9 @@ class _Walk:
             if isinstance(obj, self._by_identity):
                 continue
             if isinstance(obj, types.FunctionType):
-                if worker_globals is not None and _is_dynamic(obj):
-                    self.dynamic_function = name
                 stack.extend((v, name) for v in _function_state(obj))
                 continue
             stack.extend((child, name) for child in _children(obj))
-
-
-def _is_dynamic(function: types.FunctionType) -> bool:
-    """A function whose globals are not an importable module's (notebook or worker code)."""
-    module = sys.modules.get(function.__module__ or "")
-    return module is None or module.__name__ == "__main__" or function.__globals__ is not vars(
-        module)
 
 
 def _function_state(function: types.FunctionType) -> Iterable[Any]:
@@ -131,32 +121,26 @@ def _children(obj: Any) -> list[Any]:
 
 
 def shared_with_inputs(
-    bound: dict[str, Any], inputs: dict[str, Any], worker_globals: dict[str, Any] | None = None
+    bound: dict[str, Any], inputs: dict[str, Any]
 ) -> str | None:
-    """Why ``bound`` cannot be sent back as copies, or None when it shares nothing with ``inputs``.
-
-    ``worker_globals``: the namespace the statement ran in; a bound function
-    whose globals are not a module's would come back detached from the
-    kernel's namespace, so it cannot be sent back either.
+    """Why ``bound`` cannot be sent back as copies, or None when it shares nothing with
+    ``inputs``. (Functions that would come back detached from the kernel's names are
+    refused when the result is pickled: :class:`kernel_ext.cell.transport.DetachedFunction`.)
     """
-    produced = _Walk()
-    try:
-        produced.run(bound, worker_globals)
-    except _TooBig:
-        return "what it binds is too large to check for sharing with its inputs"
-    if produced.dynamic_function is not None:
-        return f"{produced.dynamic_function!r} holds a function defined in the notebook"
-    if not produced.mutable and not produced.buffers:
-        return None
     given = _Walk()
-    try:
-        given.run(inputs, None)
-    except _TooBig:
-        return "its inputs are too large to check for sharing with what it binds"
+    given.run(inputs)
+    if not given.truncated and not given.mutable and not given.buffers:
+        return None  # nothing in the inputs could be shared (paths, numbers, functions)
+    produced = _Walk()
+    produced.run(bound)
     for key, name in produced.mutable.items():
         if key in given.mutable:
             return f"{name!r} shares an object with {given.mutable[key]!r}"
     for key, name in produced.buffers.items():
         if key in given.buffers:
             return f"{name!r} shares memory with {given.buffers[key]!r}"
+    # Nothing shared among what was seen; unseen parts matter if the results can share.
+    nothing_produced = not produced.truncated and not produced.mutable and not produced.buffers
+    if (given.truncated or produced.truncated) and not nothing_produced:
+        return "what it binds and its inputs are too large to check for shared objects"
     return None

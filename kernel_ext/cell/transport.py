@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import marshal
 import pickle
+import sys
 import types
 from collections import ChainMap
 from typing import Any
@@ -41,10 +42,31 @@ class _Pickler(cloudpickle.Pickler):
     dispatch_table = ChainMap({types.CodeType: _reduce_code}, cloudpickle.Pickler.dispatch_table)
 
 
-def dumps(value: Any) -> bytes:
-    """Pickle ``value`` like cloudpickle does, keeping code objects' file names."""
+class DetachedFunction(Exception):
+    """A result holds a function whose globals are not a module's (notebook code)."""
+
+
+class _ResultPickler(_Pickler):
+    """Refuses functions that would come back with globals of their own, detached from the
+    kernel's namespace (cloudpickle sends such functions by value)."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if type(obj) is types.FunctionType:
+            module = sys.modules.get(obj.__module__ or "")
+            if module is None or module.__name__ == "__main__" or obj.__globals__ is not vars(
+                    module):
+                raise DetachedFunction(obj.__qualname__)
+        return super().reducer_override(obj)
+
+
+def dumps(value: Any, *, result: bool = False) -> bytes:
+    """Pickle ``value`` like cloudpickle does, keeping code objects' file names.
+
+    ``result``: raise :class:`DetachedFunction` for functions defined outside modules.
+    """
     with io.BytesIO() as buffer:
-        _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+        pickler = _ResultPickler if result else _Pickler
+        pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
         return buffer.getvalue()
 
 

@@ -141,11 +141,14 @@ def run_shipped(shipment: Shipment) -> Outcome:
             return RunInKernel("the error it raised cannot be sent back from a worker process")
         return Raised(describe(error, code.co_filename), events)
     bound = {name: namespace[name] for name in shipment.outputs if name in namespace}
-    reason = shared_with_inputs(bound, inputs, namespace)
+    reason = shared_with_inputs(bound, inputs)
     if reason is not None:
         return RunInKernel(reason)
     try:
-        values = transport.dumps(bound)
+        values = transport.dumps(bound, result=True)
+    except transport.DetachedFunction as exc:
+        return RunInKernel(f"what it binds holds {exc}, a function defined in the notebook, "
+                           "which would come back detached from the kernel's names")
     except Exception as exc:  # noqa: BLE001 - a result that cannot travel
         return RunInKernel(f"what it binds cannot be sent back from a worker process ({exc})")
     return Bound(values, events)
