@@ -339,4 +339,36 @@ CASES = [
         """,
         lambda o: "DeprecationWarning: old_api is deprecated" in o["stderr"],
     ),
+    case(
+        "merge_validation_error",
+        """
+        import pandas as pd
+        left = pd.DataFrame({"k": [1, 1], "a": [1, 2]})
+        right = pd.DataFrame({"k": [1], "b": [3]})
+        """,
+        """
+        ok = pd.merge(right, right, on="k", validate="one_to_one")
+        bad = pd.merge(left, right, on="k", validate="one_to_one")
+        """,
+        lambda o: err(o)[0] == "MergeError",
+    ),
+    case(
+        "error_in_property_getter",
+        """
+        class Sensor:
+            def __init__(self, raw):
+                self.raw = raw
+            @property
+            def celsius(self):
+                if self.raw is None:
+                    raise ValueError("sensor offline")
+                return (self.raw - 32) / 1.8
+        s1, s2 = Sensor(212), Sensor(None)
+        """,
+        """
+        t1 = s1.celsius
+        t2 = s2.celsius
+        """,
+        lambda o: err(o)[:2] == ("ValueError", "sensor offline") and value(o, "t1") == 100.0,
+    ),
 ]

@@ -193,4 +193,22 @@ CASES = [
         """,
         lambda o: value(o, "alive") is False,
     ),
+    case(
+        "popped_item_released",
+        RESOURCE + "items = [TempResource('x'), TempResource('y')]\n",
+        """
+        items.pop()
+        print("left", len(items))
+        """,
+        lambda o: out(o) == "released y\nleft 1\n",
+    ),
+    case(
+        "dict_entry_overwritten_releases_old",
+        RESOURCE + "cache = {'k': TempResource('old')}\n",
+        """
+        cache["k"] = TempResource("new")
+        print("replaced")
+        """,
+        lambda o: out(o) == "released old\nreplaced\n",
+    ),
 ]

@@ -237,4 +237,22 @@ CASES = [
         """,
         lambda o: value(o, "flagged") == 2,
     ),
+    case(
+        "map_of_unbound_sort",
+        "data = [[3, 1], [9, 4, 6]]\n",
+        """
+        nones = list(map(list.sort, data))
+        firsts = [x[0] for x in data]
+        """,
+        lambda o: value(o, "firsts") == [1, 4],
+    ),
+    case(
+        "comprehension_of_fill_calls",
+        "import numpy as np\narrays = [np.ones(2), np.ones(3)]\n",
+        """
+        done = [a.fill(0) for a in arrays]
+        sums = [float(a.sum()) for a in arrays]
+        """,
+        lambda o: value(o, "sums") == [0.0, 0.0],
+    ),
 ]

@@ -241,4 +241,35 @@ CASES = [
         """,
         lambda o: value(o, "head") == "a" and value(o, "others") == ["b", "c"],
     ),
+    case(
+        "iterator_kept_as_object_attribute",
+        """
+        import time
+        class Source:
+            def __init__(self, rows):
+                self.it = iter(rows)
+        src = Source([10, 20, 30])
+        def next_row():
+            time.sleep(0.03)
+            return next(src.it)
+        """,
+        """
+        a = next_row()
+        b = next_row()
+        """,
+        lambda o: (value(o, "a"), value(o, "b")) == (10, 20),
+    ),
+    case(
+        "groupby_iterator_shared",
+        """
+        import pandas as pd
+        df = pd.DataFrame({"k": ["x", "y", "x", "z"], "v": [1, 2, 3, 4]})
+        """,
+        """
+        groups = iter(df.groupby("k"))
+        first_key, first_frame = next(groups)
+        other_keys = [k for k, _ in groups]
+        """,
+        lambda o: value(o, "first_key") == "x" and value(o, "other_keys") == ["y", "z"],
+    ),
 ]

@@ -236,4 +236,50 @@ def render(frame):
         """,
         lambda o: value(o, "conn") == "db.local:5433",
     ),
+    case(
+        "numpy_print_options_set_in_helper",
+        FRAME
+        + """
+arr = np.array([1.23456, 2.5])
+def notebook_style():
+    time.sleep(0.05)
+    np.set_printoptions(precision=1)
+""",
+        """
+        notebook_style()
+        text = repr(arr)
+        """,
+        lambda o: value(o, "text") == "array([1.2, 2.5])",
+    ),
+    case(
+        "pandas_option_set_in_helper",
+        FRAME
+        + """
+def notebook_style():
+    time.sleep(0.05)
+    pd.set_option("display.precision", 1)
+""",
+        """
+        notebook_style()
+        text = df.to_string()
+        """,
+        lambda o: "1.2 " in value(o, "text") and "1.23" not in value(o, "text"),
+    ),
+    case(
+        "thread_local_user",
+        """
+        import threading, time
+        local = threading.local()
+        def set_user(u):
+            time.sleep(0.02)
+            local.user = u
+        def get_user():
+            return getattr(local, "user", None)
+        """,
+        """
+        set_user("ann")
+        who = get_user()
+        """,
+        lambda o: value(o, "who") == "ann",
+    ),
 ]

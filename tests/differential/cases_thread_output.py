@@ -219,4 +219,15 @@ def show_async(obj):
         """,
         lambda o: [k for k, _ in o["outputs"]] == ["streams", "display"],
     ),
+    case(
+        "user_process_pool_inside_statement",
+        POOL + "from concurrent.futures import ProcessPoolExecutor\n",
+        """
+        head = slow_print("starting pool", 0.05)
+        with ProcessPoolExecutor(max_workers=2) as pool:
+            mags = list(pool.map(abs, [-3, -1, 2]))
+        print("mags", mags)
+        """,
+        lambda o: out(o) == "starting pool\nmags [3, 1, 2]\n",
+    ),
 ]
