@@ -233,4 +233,64 @@ CASES = [
         """,
         lambda o: value(o, "first") == 1,
     ),
+    case(
+        "copyto_through_column_view",
+        "import numpy as np\nmatrix = np.zeros((2, 3))\n",
+        """
+        col = matrix[:, 1]
+        np.copyto(col, 5.0)
+        total = float(matrix.sum())
+        """,
+        lambda o: value(o, "total") == 10.0,
+    ),
+    case(
+        "setdefault_returns_inner_list",
+        "index = {}\n",
+        """
+        bucket = index.setdefault("a", [])
+        bucket.append(1)
+        n = len(index["a"])
+        """,
+        lambda o: value(o, "n") == 1,
+    ),
+    case(
+        "first_value_of_dict_changed",
+        "groups = {'x': [1], 'y': [2, 3]}\n",
+        """
+        first = next(iter(groups.values()))
+        first.append(9)
+        sizes = {k: len(v) for k, v in groups.items()}
+        """,
+        lambda o: value(o, "sizes") == {"x": 2, "y": 2},
+    ),
+    case(
+        "max_with_key_returns_element",
+        "rows = [[1], [1, 2, 3], [4, 5]]\n",
+        """
+        longest = max(rows, key=len)
+        longest.append(0)
+        widths = [len(r) for r in rows]
+        """,
+        lambda o: value(o, "widths") == [1, 4, 2],
+    ),
+    case(
+        "random_choice_returns_element",
+        "import random\nboxes = [[1], [2], [3]]\nrandom.seed(4)\n",
+        """
+        pick = random.choice(boxes)
+        pick.append("x")
+        tagged = sum("x" in b for b in boxes)
+        """,
+        lambda o: value(o, "tagged") == 1,
+    ),
+    case(
+        "last_of_sorted_copy_is_an_element",
+        "items = [[3], [1], [2]]\n",
+        """
+        biggest = sorted(items)[-1]
+        biggest.append(30)
+        flat = [x for it in items for x in it]
+        """,
+        lambda o: value(o, "flat") == [3, 30, 1, 2],
+    ),
 ]

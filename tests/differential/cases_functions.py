@@ -398,4 +398,20 @@ CASES = [
         """,
         lambda o: value(o, "loaded") == ["sales", "stock"],
     ),
+    case(
+        "default_argument_is_bound_append",
+        """
+        import time
+        rows = []
+        def process(x, emit=rows.append):
+            time.sleep(0.05)
+            emit(x * 2)
+            return x
+        """,
+        """
+        p1 = process(1)
+        n_rows = len(rows)
+        """,
+        lambda o: value(o, "n_rows") == 1,
+    ),
 ]

@@ -231,4 +231,19 @@ CASES = [
         """,
         lambda o: value(o, "scores") == {0: 10, 1: 40, 2: 90},
     ),
+    case(
+        "helper_reads_the_growing_output",
+        """
+        import time
+        def with_position(x):
+            time.sleep(0.01)
+            return (len(out), x)
+        """,
+        """
+        out = []
+        for x in ["a", "b", "c"]:
+            out.append(with_position(x))
+        """,
+        lambda o: value(o, "out") == [(0, "a"), (1, "b"), (2, "c")],
+    ),
 ]

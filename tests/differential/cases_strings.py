@@ -226,4 +226,31 @@ def slow_series(values):
         """,
         lambda o: value(o, "msg") == "hello bob",
     ),
+    case(
+        "query_reads_object_attribute",
+        PEOPLE
+        + """
+class Cfg:
+    def __init__(self):
+        self.threshold = 0
+    def set_threshold(self, t):
+        self.threshold = t
+cfg = Cfg()
+""",
+        """
+        cfg.set_threshold(slow_cutoff(50))
+        older = people.query("age > @cfg.threshold")["name"].tolist()
+        """,
+        lambda o: value(o, "older") == ["dee", "eve"],
+    ),
+    case(
+        "eval_inplace_with_local_scale",
+        PEOPLE,
+        """
+        scale = slow_cutoff(2)
+        people.eval("double_age = age * @scale", inplace=True)
+        top = int(people["double_age"].max())
+        """,
+        lambda o: value(o, "top") == 134,
+    ),
 ]
