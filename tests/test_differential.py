@@ -6,7 +6,10 @@ analysis must not race, from issue 10, plus a control group) is an earlier cell
 fresh namespace and process-wide state put back before each run, the cell runs
 plain, then under ``%%parallel`` (threads) or ``%%parallel --processes``; the two
 must leave the same names, print and display the same things in the same order,
-and raise the same error (type, message, line): see ``plain_vs_parallel``.
+and raise the same error (type, message, line): see ``plain_vs_parallel``. The
+kernels run with ``Parallel.workers = 8`` (more than this machine's cores), so
+statements the analysis leaves unordered really overlap; helpers sleep 0.02-0.1 s
+where that makes a race show every time.
 
 Guards against passing vacuously or on noise: every case's plain run must pass
 its sanity check; a case's plain outcome must be the same in both modes' kernels
@@ -14,8 +17,10 @@ its sanity check; a case's plain outcome must be the same in both modes' kernels
 under ``--explain``, that their independent statements and loops still run in
 parallel, so an analysis that orders everything fails too.
 
-Run:  .venv/bin/pytest -q tests/test_differential.py            (all, both modes)
-      .venv/bin/pytest -q tests/test_differential.py -k "threads and functions.closure"
+Run:  .venv/bin/pytest -q tests/test_differential.py            (all, both modes, ~3 min)
+      .venv/bin/pytest -q tests/test_differential.py -k "threads-objects.instance_dict_alias"
+Ids are ``<mode>-<kind>.<case>``; the per-case assertion message starts with one
+line per difference (``names: n plain 2, parallel 1``).
 """
 
 from __future__ import annotations
