@@ -305,4 +305,60 @@ def by_len(s):
         """,
         lambda o: value(o, "n_calls") == 3,
     ),
+    case(
+        "defaultdict_read_inserts_key",
+        SLOW
+        + """
+from collections import defaultdict
+def empty_group():
+    time.sleep(0.05)
+    return []
+groups = defaultdict(empty_group)
+""",
+        """
+        new_group = groups["new"]
+        keys = list(groups)
+        """,
+        lambda o: value(o, "keys") == ["new"],
+    ),
+    case(
+        "dict_subclass_missing_loads_on_read",
+        SLOW
+        + """
+class LazyTables(dict):
+    loads = 0
+    def __missing__(self, name):
+        time.sleep(0.05)
+        LazyTables.loads += 1
+        self[name] = name.upper()
+        return self[name]
+tables = LazyTables()
+""",
+        """
+        sales = tables["sales"]
+        n_loaded = len(tables)
+        """,
+        lambda o: value(o, "n_loaded") == 1,
+    ),
+    case(
+        "getattr_hook_loads_lazily",
+        SLOW
+        + """
+class LazyConfig:
+    def __init__(self):
+        self.loaded = []
+    def __getattr__(self, name):
+        time.sleep(0.05)
+        self.loaded.append(name)
+        value = name * 2
+        setattr(self, name, value)
+        return value
+conf = LazyConfig()
+""",
+        """
+        host = conf.host
+        loaded = list(conf.loaded)
+        """,
+        lambda o: value(o, "loaded") == ["host"],
+    ),
 ]

@@ -318,4 +318,51 @@ def slow_rate():
         """,
         lambda o: value(o, "discounted") == 50.0,
     ),
+    case(
+        "asyncio_run_inside_running_loop",
+        "import asyncio\n",
+        """
+        async def fetch():
+            await asyncio.sleep(0.01)
+            return 5
+        result = asyncio.run(fetch())
+        """,
+        lambda o: err(o)[0] == "RuntimeError" and "running event loop" in err(o)[1],
+    ),
+    case(
+        "event_loop_of_the_cell",
+        "import asyncio\n",
+        """
+        loop = asyncio.get_event_loop()
+        running = loop.is_running()
+        del loop
+        """,
+        lambda o: value(o, "running") is True,
+    ),
+    case(
+        "signal_handler_installed_and_restored",
+        """
+        import signal
+        def on_alarm(signum, frame):
+            raise TimeoutError("too slow")
+        """,
+        """
+        previous = signal.signal(signal.SIGALRM, on_alarm)
+        restored = signal.signal(signal.SIGALRM, previous) is on_alarm
+        """,
+        lambda o: value(o, "restored") is True,
+    ),
+    case(
+        "helper_inspects_its_caller",
+        """
+        import inspect
+        def who_called():
+            return inspect.stack()[1].function
+        """,
+        """
+        caller = who_called()
+        print(caller)
+        """,
+        lambda o: value(o, "caller") == "<module>",
+    ),
 ]
