@@ -282,4 +282,53 @@ def notebook_style():
         """,
         lambda o: value(o, "who") == "ann",
     ),
+    case(
+        "pandas_get_option_after_set",
+        FRAME,
+        """
+        pd.set_option("display.max_rows", 7)
+        limit = pd.get_option("display.max_rows")
+        """,
+        lambda o: value(o, "limit") == 7,
+    ),
+    case(
+        "numpy_geterr_after_seterr",
+        FRAME,
+        """
+        old = np.seterr(over="raise")
+        mode = np.geterr()["over"]
+        """,
+        lambda o: value(o, "mode") == "raise",
+    ),
+    case(
+        "gc_disabled_then_queried",
+        "import gc\n",
+        """
+        gc.disable()
+        enabled = gc.isenabled()
+        gc.enable()
+        """,
+        lambda o: value(o, "enabled") is False,
+    ),
+    case(
+        "socket_default_timeout",
+        "import socket\n",
+        """
+        socket.setdefaulttimeout(5.0)
+        timeout = socket.getdefaulttimeout()
+        socket.setdefaulttimeout(None)
+        """,
+        lambda o: value(o, "timeout") == 5.0,
+    ),
+    case(
+        "module_injected_into_sys_modules",
+        "import sys, types\n",
+        """
+        sys.modules["fake_settings"] = types.SimpleNamespace(level=3)
+        import fake_settings
+        lvl = fake_settings.level
+        del sys.modules["fake_settings"]
+        """,
+        lambda o: value(o, "lvl") == 3,
+    ),
 ]
