@@ -255,4 +255,21 @@ CASES = [
         """,
         lambda o: value(o, "sums") == [0.0, 0.0],
     ),
+    case(
+        "loop_over_bound_callbacks_then_read",
+        """
+        import time
+        results, audit = [], []
+        def slow_audit(x):
+            time.sleep(0.05)
+            audit.append(x)
+        on_done = [results.append, slow_audit]
+        """,
+        """
+        for cb in on_done:
+            cb("job-7")
+        n_results, n_audit = len(results), len(audit)
+        """,
+        lambda o: (value(o, "n_results"), value(o, "n_audit")) == (1, 1),
+    ),
 ]

@@ -253,4 +253,19 @@ cfg = Cfg()
         """,
         lambda o: value(o, "top") == 134,
     ),
+    case(
+        "reader_chosen_by_name",
+        """
+        import pandas as pd
+        frame = pd.DataFrame({"a": [1, 2, 3]})
+        fmt = "csv"
+        """,
+        """
+        frame.to_csv("@TMP@/data.csv", index=False)
+        reader = getattr(pd, "read_" + fmt)
+        back = reader("@TMP@/data.csv")
+        n_back = len(back)
+        """,
+        lambda o: value(o, "n_back") == 3,
+    ),
 ]
