@@ -361,4 +361,54 @@ conf = LazyConfig()
         """,
         lambda o: value(o, "loaded") == ["host"],
     ),
+    case(
+        "memoryview_of_an_earlier_cell",
+        "buf = bytearray(b'abc')\nmv = memoryview(buf)\n",
+        """
+        mv[0] = ord("z")
+        text = bytes(buf).decode()
+        """,
+        lambda o: value(o, "text") == "zbc",
+    ),
+    case(
+        "weakref_proxy_of_an_earlier_cell",
+        """
+        import weakref
+        class Model:
+            def __init__(self):
+                self.fitted = False
+        model = Model()
+        handle = weakref.proxy(model)
+        """,
+        """
+        handle.fitted = True
+        status = model.fitted
+        """,
+        lambda o: value(o, "status") is True,
+    ),
+    case(
+        "chainmap_over_earlier_dicts",
+        SLOW
+        + """
+from collections import ChainMap
+defaults = {"x": 1, "y": 2}
+overrides = {}
+cfg = ChainMap(overrides, defaults)
+""",
+        """
+        overrides["x"] = slow_value(10)
+        x = cfg["x"]
+        """,
+        lambda o: value(o, "x") == 10,
+    ),
+    case(
+        "filter_object_sees_later_append",
+        "data = [1, 5, 8]\n",
+        """
+        big = filter(lambda v: v > 4, data)
+        data.append(10)
+        picked = list(big)
+        """,
+        lambda o: value(o, "picked") == [5, 8, 10],
+    ),
 ]

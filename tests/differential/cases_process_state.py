@@ -365,4 +365,32 @@ def slow_rate():
         """,
         lambda o: value(o, "caller") == "<module>",
     ),
+    case(
+        "sqlite_connection_of_an_earlier_cell",
+        """
+        import sqlite3
+        con = sqlite3.connect(":memory:")
+        con.execute("create table sales (region text, amount real)")
+        con.executemany("insert into sales values (?, ?)", [("n", 1.5), ("s", 2.0), ("n", 3.0)])
+        """,
+        """
+        rows = con.execute("select region, sum(amount) from sales group by region").fetchall()
+        n_rows = len(rows)
+        """,
+        lambda o: value(o, "rows") == [("n", 4.5), ("s", 2.0)],
+    ),
+    case(
+        "read_sql_with_connection_of_an_earlier_cell",
+        """
+        import sqlite3
+        import pandas as pd
+        con = sqlite3.connect(":memory:")
+        pd.DataFrame({"k": ["a", "b"], "v": [1, 2]}).to_sql("t", con, index=False)
+        """,
+        """
+        frame = pd.read_sql("select * from t", con)
+        total = int(frame["v"].sum())
+        """,
+        lambda o: value(o, "total") == 3,
+    ),
 ]
