@@ -230,4 +230,43 @@ def show_async(obj):
         """,
         lambda o: out(o) == "starting pool\nmags [3, 1, 2]\n",
     ),
+    case(
+        "logging_format_names_the_thread",
+        """
+        import logging, sys
+        def make_logger():
+            lg = logging.getLogger("jobs")
+            lg.propagate = False
+            lg.setLevel(logging.INFO)
+            h = logging.StreamHandler(sys.stdout)
+            h.setFormatter(logging.Formatter("%(threadName)s %(funcName)s: %(message)s"))
+            lg.addHandler(h)
+            def run_job(name):
+                lg.info("running %s", name)
+                return name
+            return run_job
+        run_job = make_logger()
+        """,
+        """
+        a = run_job("extract")
+        b = run_job("load")
+        """,
+        lambda o: (
+            out(o) == "MainThread run_job: running extract\nMainThread run_job: running load\n"
+        ),
+    ),
+    case(
+        "helper_prints_its_stack",
+        """
+        import traceback
+        def debug_here():
+            traceback.print_stack(limit=2)
+            return 1
+        """,
+        """
+        x = 1
+        marker = debug_here()
+        """,
+        lambda o: "marker = debug_here()" in o["stderr"],
+    ),
 ]
