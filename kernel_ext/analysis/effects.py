@@ -25,6 +25,7 @@ class CallKind(Enum):
     MUTATES_FIRST_ARG = "mutates-first-arg"  # next(), setattr(), heapq.heappush(), ...
     SETTING = "setting"  # changes process-wide state (cwd, sys.path, options): a barrier
     UNKNOWN = "unknown"  # a library the analysis does not know: may touch what it reaches
+    READS_FILES = "reads-files"  # reads files only: ordered after effects (which may write them)
 
 
 # Builtins that see or change the whole namespace.
@@ -313,6 +314,14 @@ def setting_reason(qualname: str) -> str | None:
     return None
 
 
+# Functions that only read files: they run at once with each other, after every
+# effect before them (an effect may write the file) and before every effect after.
+FILE_READERS = ("pandas.read_", "numpy.loadtxt", "numpy.genfromtxt", "numpy.fromfile",
+                "numpy.load")
+FILE_READER_NAMES = frozenset({"json.load", "pickle.load"})
+FILES = "<files>"  # the pseudo-name file readers read and effects write
+
+
 @functools.lru_cache(maxsize=4096)  # the same few names, call after call, in a long cell
 def classify_qualname(qualname: str, nargs: int = 1) -> CallKind:
     """Classify a call by the dotted name it resolves to (``builtins.print``)."""
@@ -335,6 +344,8 @@ def classify_qualname(qualname: str, nargs: int = 1) -> CallKind:
         return CallKind.MUTATES_FIRST_ARG
     if qualname in PURE_EXCEPTIONS:
         return CallKind.PURE
+    if qualname in FILE_READER_NAMES or qualname.startswith(FILE_READERS):
+        return CallKind.READS_FILES
     if qualname in CLOCK_FUNCTIONS or qualname.startswith(EFFECT_PREFIXES):
         return CallKind.EFFECT
     if qualname.rsplit(".", 1)[-1] in EFFECT_METHODS:

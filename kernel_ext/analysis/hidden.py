@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from kernel_ext.analysis.effects import (
     EFFECT_METHODS,
+    FILES,
     CallKind,
     classify_qualname,
     is_immutable,
@@ -223,6 +224,8 @@ def _ast_param_mutation(
         elif isinstance(sub, ast.Call):
             if isinstance(sub.func, ast.Attribute):
                 changed.update(receiver_roots(sub.func.value))  # a method may change its object
+            elif isinstance(sub.func, ast.Name) and sub.func.id in local:
+                changed.add(sub.func.id)  # calling what it was handed: a stateful callable
             calls.append(sub)
     for call in calls:
         if isinstance(call.func, ast.Name) and call.func.id not in local:
@@ -727,8 +730,10 @@ class HiddenResolver:
             if stores_into_objects:
                 maybe_changed |= loaded
         effect, opaque = bool(attrs & EFFECT_METHODS), False
-        for name in reads:
+        for name in list(reads):
             kind = self._global_kind(name, attrs)
+            if kind is CallKind.READS_FILES:
+                reads.add(FILES)
             effect = effect or kind in (CallKind.EFFECT, CallKind.UNKNOWN)
             opaque = opaque or kind in (CallKind.OPAQUE, CallKind.SETTING)
         writes |= {name for name in maybe_changed if self._may_be_mutable(name)}
@@ -745,6 +750,9 @@ class HiddenResolver:
                 kinds = {classify_qualname(c) for c in candidates}
                 if CallKind.SETTING in kinds:
                     return CallKind.SETTING
+                if CallKind.READS_FILES in kinds and not kinds & {CallKind.EFFECT,
+                                                                   CallKind.UNKNOWN}:
+                    return CallKind.READS_FILES
                 if kinds & {CallKind.EFFECT, CallKind.UNKNOWN}:
                     return CallKind.EFFECT
                 return CallKind.PURE

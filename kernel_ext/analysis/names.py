@@ -19,6 +19,7 @@ from kernel_ext.analysis.effects import (
     ARGUMENT_MUTATING_METHODS,
     DATA_MUTATING_METHODS,
     EFFECT_METHODS,
+    FILES,
     PURE_DECORATORS,
     CallKind,
     classify_qualname,
@@ -595,8 +596,8 @@ class _Collector(ast.NodeVisitor):
                     self.call_sites.append(self._call_site(path[0], node))
         elif path is None and not isinstance(node.func, ast.Attribute):
             kind = CallKind.UNKNOWN  # getattr(o, m)(), handlers[k](), make()(), ...
-        if kind is CallKind.PURE:
-            kind = self._kind_of_callbacks(node)
+        if kind in (CallKind.PURE, CallKind.READS_FILES) and qualname is not None:
+            kind = self._kind_of_callbacks(node) if kind is CallKind.PURE else kind
         if isinstance(node.func, ast.Attribute):
             if kind is CallKind.PURE and node.func.attr in EFFECT_METHODS:
                 kind = CallKind.EFFECT
@@ -636,6 +637,8 @@ class _Collector(ast.NodeVisitor):
             self._unknown_call(node, f"calls `{what}`, which the analysis cannot see through")
         elif kind is CallKind.MUTATES_FIRST_ARG and node.args:
             self._mutate_argument(node.args[0])
+        elif kind is CallKind.READS_FILES:
+            self.loads.add(FILES)
 
     def _reads_data_object(self, node: ast.Call, roots: frozenset[str]) -> bool:
         """`df.groupby('k').v.sum()`, `arr.mean()`: a method of a numpy array or pandas

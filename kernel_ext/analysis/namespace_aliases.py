@@ -16,7 +16,7 @@ from kernel_ext.analysis.effects import is_immutable
 
 _PER_CONTAINER = 1000  # elements looked at in one container
 _BUDGET = 20000  # elements looked at in all containers of one cell's namespace
-_DEPTH = 2  # containers inside containers looked into
+_DEPTH = 4  # containers inside containers looked into
 _SKIP_TYPES = (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type,
                types.MethodType)
 _IPYTHON_NAMES = frozenset({"In", "Out", "exit", "quit", "get_ipython"})

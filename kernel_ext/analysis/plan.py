@@ -20,7 +20,7 @@ from itertools import repeat
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from kernel_ext.analysis.effects import IMMUTABLE_TYPES, is_immutable, qualname_of
+from kernel_ext.analysis.effects import FILES, IMMUTABLE_TYPES, is_immutable, qualname_of
 from kernel_ext.analysis.fanout import FanOut, FanOutContext, detect_fanout, may_fan_out
 from kernel_ext.analysis.hidden import CellBinding, HiddenResolver, function_node
 from kernel_ext.analysis.names import (
@@ -49,6 +49,7 @@ OUTPUT = "<output>"
 _ITERATOR_MAKERS = frozenset({"iter", "map", "filter", "zip", "enumerate", "reversed", "open"})
 
 _NONE: frozenset[str] = frozenset()
+_FILES_WRITTEN = frozenset({FILES})
 _BULK_WRITE = 32  # writes of more names than this are not indexed name by name
 _FEW_READERS = 16  # up to this many readers of a name are noted one by one, more in bulk
 
@@ -430,6 +431,8 @@ class _Builder:
         writes = facts.binds | expanded if facts.binds else expanded
         effect = facts.effect or hidden.effect
         opaque = facts.opaque or hidden.opaque
+        if effect:  # an effect may write a file that a later file reader reads
+            writes = writes | _FILES_WRITTEN
         notes = _notes(facts.notes, hidden.notes)
         finalizes = self._finalizes(node, facts)
         if finalizes:
@@ -547,6 +550,10 @@ class _Builder:
             reason = reasons.get(before)
             # A frozenset either way, so Edge keeps it without a copy.
             reasons[before] = hit if reason is None else hit.union(reason)  # type: ignore[assignment]
+        if effect:  # between two effects, `<effect>` says it: `<files>` would repeat it
+            for before, reason in reasons.items():
+                if EFFECT in reason and FILES in reason:
+                    reasons[before] = set(reason) - _FILES_WRITTEN
         return tuple([Edge(b, frozenset(r)) for b, r in sorted(reasons.items())])
 
     def _take_over(self, writes: frozenset[str]) -> dict[int, frozenset[str]]:

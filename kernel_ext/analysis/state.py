@@ -153,6 +153,9 @@ def _function_state(func: types.FunctionType) -> ValueState:
                 reasons.append(f"a function whose default `{qualname or default!r}` "
                                "has state of its own")
                 reaches.add(id(default))
+                owner = getattr(default, "__self__", None)  # `add=rows.append` reaches rows
+                if owner is not None and not isinstance(owner, types.ModuleType):
+                    reaches.add(id(owner))
         elif not _harmless(default):
             reasons.append("a function with a mutable default argument")
             reaches.add(id(default))
@@ -189,6 +192,7 @@ def _container_state(value: Iterable[object] | Mapping[object, object]) -> Value
     """Callables held in a list or dict (`handlers['a'](1)`): what they do is charged."""
     items = value.values() if isinstance(value, dict) else value
     functions: list[types.FunctionType] = []
+    reaches: set[int] = set()
     reason = None
     for i, item in enumerate(items):
         if i >= _MAX_SCAN:
@@ -199,10 +203,11 @@ def _container_state(value: Iterable[object] | Mapping[object, object]) -> Value
         if callable(item) or isinstance(item, list | dict):
             inner = value_state(item)
             functions.extend(inner.functions)
+            reaches |= inner.reaches  # `{'add': cart.add}` reaches cart
             if is_notebook_function(item):
                 functions.append(item)  # type: ignore[arg-type]
             reason = reason or (inner.reason and f"a container holding {inner.reason}")
-    return ValueState(reason, tuple(functions), frozenset())
+    return ValueState(reason, tuple(functions), frozenset(reaches))
 
 
 def is_notebook_class(cls: type) -> bool:
