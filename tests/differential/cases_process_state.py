@@ -393,4 +393,23 @@ def slow_rate():
         """,
         lambda o: value(o, "total") == 3,
     ),
+    case(
+        "working_directory_removed_after_use",
+        """
+        import os, shutil, time
+        home = os.getcwd()
+        def work(x):
+            time.sleep(0.02)
+            return x * x
+        """,
+        """
+        os.makedirs("@TMP@/scratch_run", exist_ok=True)
+        os.chdir("@TMP@/scratch_run")
+        a = work(3)
+        os.chdir(home)
+        shutil.rmtree("@TMP@/scratch_run")
+        b = work(4)
+        """,
+        lambda o: (value(o, "a"), value(o, "b")) == (9, 16),
+    ),
 ]
