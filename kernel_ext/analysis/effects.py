@@ -367,6 +367,8 @@ def qualname_of(value: object) -> str | None:
     """
     if isinstance(value, types.ModuleType):
         return value.__name__
+    if has_attribute_hooks(type(value)):
+        return None  # probing it would run the user's __getattr__: not a library callable
     owner = getattr(value, "__self__", None)
     name = getattr(value, "__name__", None)
     if owner is not None and name:
@@ -380,6 +382,19 @@ def qualname_of(value: object) -> str | None:
     if isinstance(module, str) and isinstance(qual, str) and callable(value):
         return f"{module}.{qual}"
     return None
+
+
+@functools.lru_cache(maxsize=512)
+def has_attribute_hooks(cls: type) -> bool:
+    """Instances run code when an attribute is looked up (`__getattr__`, a custom
+    `__getattribute__`): the analysis must not probe them, or it changes them."""
+    try:
+        if str(cls.__module__).split(".", 1)[0] in TRUSTED_MODULES:
+            return False  # pandas' column access and the like change nothing
+        custom = cls.__getattribute__ is not object.__getattribute__
+        return custom or "__getattr__" in dir(cls)
+    except Exception:  # noqa: BLE001 - an odd metaclass: do not probe
+        return True
 
 
 IMMUTABLE_TYPES = (int, float, complex, str, bytes, bool, type(None), frozenset, range)

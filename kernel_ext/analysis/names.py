@@ -674,12 +674,17 @@ class _Collector(ast.NodeVisitor):
                     kind = CallKind.EFFECT
             elif len(path) == 1 and self.env.unknown_callables.get(path[0]):
                 return CallKind.EFFECT
+            elif len(path) > 1 and path[0] not in self.env.modules:
+                # `map(cart.add, xs)`: a bound method handed on may change its object
+                self._mutate_argument(arg)
         return kind
 
     def _call_site(self, func: str, node: ast.Call) -> CallSite:
         env = self.env
 
         def handed(expr: ast.expr) -> frozenset[str]:
+            if _pandas_copy(expr, env):
+                return frozenset()  # `f(df[c])`: under copy-on-write, f cannot change df
             roots = receiver_roots(expr)
             # A comprehension's own variable hands over what it iterates over.
             inner = {n for n in roots if self._is_comp_local(n)}
@@ -731,6 +736,33 @@ class _Collector(ast.NodeVisitor):
         for name in self.comp_mutates:
             self.mutates |= close_over_flows({name}, flows) - {name}
         return MappingProxyType(flows)
+
+
+def _pandas_copy(expr: ast.expr, env: Env) -> bool:
+    """`df[c]`, `df.loc[m]`, `df.a`: a part of a pandas object taken in the expression,
+    which pandas' copy-on-write (always on from pandas 3) keeps apart from `df`."""
+    if not isinstance(expr, ast.Subscript | ast.Attribute):
+        return False
+    root = expr
+    while isinstance(root, ast.Subscript | ast.Attribute):
+        root = root.value
+    if not isinstance(root, ast.Name):
+        return False
+    module = env.data_objects.get(root.id, "")
+    return module.startswith("pandas") and _copy_on_write()
+
+
+def _copy_on_write() -> bool:
+    import sys
+
+    pandas = sys.modules.get("pandas")
+    if pandas is None:
+        return False
+    try:
+        return bool(int(pandas.__version__.split(".")[0]) >= 3
+                    or pandas.get_option("mode.copy_on_write") is True)
+    except Exception:  # noqa: BLE001 - an unusual pandas: assume views
+        return False
 
 
 def close_over_flows(names: AbstractSet[str], flows: Mapping[str, AbstractSet[str]]) -> set[str]:

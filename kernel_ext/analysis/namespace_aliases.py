@@ -12,7 +12,7 @@ from __future__ import annotations
 import types
 from collections.abc import Iterable, Mapping
 
-from kernel_ext.analysis.effects import is_immutable
+from kernel_ext.analysis.effects import has_attribute_hooks, is_immutable
 
 _PER_CONTAINER = 1000  # elements looked at in one container
 _BUDGET = 20000  # elements looked at in all containers of one cell's namespace
@@ -34,6 +34,10 @@ def shared_objects(ns: Mapping[str, object], names: Iterable[str]) -> list[list[
             continue
         candidates.append((name, value))
         by_id.setdefault(id(value), []).append(name)
+        if type(value).__module__ == "__main__" and isinstance(
+            getattr(value, "__dict__", None), dict
+        ) and not has_attribute_hooks(type(value)):
+            by_id.setdefault(id(value.__dict__), []).append(name)  # attrs = obj.__dict__
         base = _array_base(value)
         if base is not None:
             by_id.setdefault(id(base), []).append(name)  # views of one buffer share it
@@ -66,7 +70,9 @@ def _contained(
         items: Iterable[object] = value.values()
     elif isinstance(value, list | tuple | set | frozenset):
         items = value
-    elif hasattr(value, "__dict__") and type(value).__module__ == "__main__":
+    elif type(value).__module__ == "__main__" and not has_attribute_hooks(type(value)) and (
+        isinstance(getattr(value, "__dict__", None), dict)
+    ):
         items = vars(value).values()
     else:
         return set()
@@ -80,6 +86,9 @@ def _contained(
         names = by_id.get(id(item))
         if names:
             found.update(names)
+        owner = getattr(item, "__self__", None) if callable(item) else None
+        if owner is not None and id(owner) in by_id:  # `self.add = rows.append`
+            found.update(by_id[id(owner)])
         base = _array_base(item)
         if base is not None and id(base) in by_id:
             found.update(by_id[id(base)])

@@ -406,10 +406,11 @@ class _Builder:
         for name, value in self.ns.items():
             if type(value) in _PLAIN_DATA:
                 continue
+            kind = type(value)
             if isinstance(value, types.GeneratorType) or (
-                hasattr(value, "__next__") and hasattr(value, "__iter__")
-            ):
-                self.consumable.add(name)
+                hasattr(kind, "__next__") and hasattr(kind, "__iter__")
+            ) or isinstance(value, dict) and hasattr(kind, "__missing__"):
+                self.consumable.add(name)  # reading it changes it (a defaultdict inserts)
             if may_finalize(value):
                 self.finalizable.add(name)
             if is_generator_function(value) or (

@@ -23,6 +23,7 @@ from kernel_ext.analysis.effects import (
     TRUSTED_MODULES,
     CallKind,
     classify_qualname,
+    has_attribute_hooks,
     is_immutable,
     qualname_of,
 )
@@ -71,7 +72,9 @@ def value_state(value: object) -> ValueState:
     if isinstance(value, type):
         reason = class_state_reason(value)
         return ValueState(reason, tuple(notebook_methods(value)), frozenset())
-    if isinstance(value, list | tuple | dict | set | frozenset):
+    if isinstance(value, list | tuple | dict | set | frozenset) and not hasattr(
+        type(value), "__missing__"
+    ):
         return _container_state(value)
     if _harmless(value):
         return _NONE
@@ -80,6 +83,11 @@ def value_state(value: object) -> ValueState:
         reason = class_state_reason(cls)
         return ValueState(reason, tuple(notebook_methods(cls)), frozenset(),
                           access_runs_code=runs_code_on_access(cls))
+    if has_attribute_hooks(cls):  # probing would run its hooks: assume it changes on use
+        return ValueState(f"a {cls.__name__} object that runs code on attribute access",
+                          (), frozenset(), access_runs_code=True)
+    if isinstance(value, dict) and hasattr(cls, "__missing__"):
+        return ValueState(None, (), frozenset(), access_runs_code=True)  # reads insert keys
     wrapped = getattr(value, "__wrapped__", None)
     owner = getattr(value, "__self__", None)
     if callable(value) and (wrapped is not None or qualname_of(value) is None
@@ -94,6 +102,13 @@ def value_state(value: object) -> ValueState:
         if isinstance(value, functools.partial):  # partial(collect, errors) reaches errors
             held = [*value.args, *value.keywords.values()]
             reaches |= {id(v) for v in held if not _harmless(v)}
+            target = getattr(value.func, "__self__", None)  # partial(cart.add, 'tea')
+            if target is not None and not isinstance(target, types.ModuleType):
+                reaches.add(id(target))
+            if isinstance(value.func, types.MethodType) and is_notebook_function(
+                value.func.__func__
+            ):
+                functions = (*functions, value.func.__func__)
         return ValueState(_callable_description(value), functions, frozenset(reaches))
     return _NONE
 
@@ -127,6 +142,8 @@ def _function_state(func: types.FunctionType) -> ValueState:
     reasons: list[str] = []
     functions: list[types.FunctionType] = []
     reaches: set[int] = set()
+    if _writes_nonlocal(func.__code__) or _changes_enclosed(func.__code__):
+        reasons.append("a closure that changes its own state")
     for cell in func.__closure__ or ():
         try:
             content = cell.cell_contents
@@ -134,11 +151,11 @@ def _function_state(func: types.FunctionType) -> ValueState:
             continue
         if is_notebook_function(content):
             functions.append(content)
-        elif not _harmless(content):
-            reasons.append("a closure over a mutable value")
-            reaches.add(id(content))
-    if _writes_nonlocal(func.__code__) or _changes_enclosed(func.__code__):
-        reasons.append("a closure that changes its own state")
+        elif not isinstance(content, _HARMLESS) or isinstance(content, types.BuiltinFunctionType):
+            # even an int: another closure of the same call may rebind it (`inc`, `get`)
+            reasons.append("a closure over a value other closures may change")
+            if not is_immutable(content):
+                reaches.add(id(content))
     attributes = sorted(set(vars(func)) - {"__wrapped__"})
     if attributes:  # `wrapper.calls += 1`
         reasons.append(f"a function with attributes of its own (`{attributes[0]}`)")
@@ -240,7 +257,7 @@ def runs_code_on_access(cls: type) -> bool:
     for klass in cls.__mro__:
         if klass.__module__ != "__main__":
             continue
-        if "__getattr__" in vars(klass) or "__getattribute__" in vars(klass):
+        if any(hook in vars(klass) for hook in _ACCESS_HOOKS):
             return True
         for name, attr in vars(klass).items():
             if name.startswith("__") or isinstance(
@@ -250,6 +267,11 @@ def runs_code_on_access(cls: type) -> bool:
             if hasattr(type(attr), "__get__"):
                 return True  # a property or another descriptor
     return False
+
+
+# Methods that run when an instance is merely read (`obj.x`, `obj[k]`, `len(obj)`, `k in obj`).
+_ACCESS_HOOKS = ("__getattr__", "__getattribute__", "__getitem__", "__missing__", "__len__",
+                 "__contains__", "__iter__", "__bool__", "__eq__", "__hash__")
 
 
 def class_state_reason(cls: type) -> str | None:
@@ -289,7 +311,7 @@ def may_finalize(value: object) -> bool:
     return (
         getattr(cls, "__del__", None) is not None
         or isinstance(value, io.IOBase | types.GeneratorType)
-        or hasattr(value, "close") and not isinstance(value, type)
+        or hasattr(cls, "close") and not isinstance(value, type)
     )
 
 
