@@ -128,6 +128,8 @@ class Parallel(Magics):
             return None
         if args.background:
             return self._start_background(plan, filename, backend, workers, args, source)
+        if plan.needs_main_thread:
+            backend = "sync"  # in order, on the kernel's own thread (see --explain)
         views = _view_options_from(self, args, cancel_button)
         run = CellRun(
             plan,

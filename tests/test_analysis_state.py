@@ -442,3 +442,65 @@ def test_cached_property_getter_is_charged():
         """
     p = plan("t1 = rep.totals\nt2 = rep.totals\nbuilds = Report.builds\n", setup)
     assert waits(p, 1, 0) and waits(p, 2, 0)
+
+
+def test_closures_sharing_a_rebound_value_keep_order_and_pure_closures_do_not():
+    setup = """
+        def make():
+            n = 0
+            def inc():
+                nonlocal n
+                n += 1
+            def get():
+                return n
+            return inc, get
+        inc, get = make()
+        def make_adder(k):
+            def add(x):
+                return x + k
+            return add
+        add5 = make_adder(5)
+        add7 = make_adder(7)
+        """
+    p = plan("inc()\nseen = get()\n", setup)
+    assert waits(p, 1, 0)
+    p = plan("r1 = add5(1)\nr2 = add7(2)\nr3 = add5(3)\n", setup)
+    assert not any(s.deps for s in p.statements)
+
+
+def test_reads_that_insert_are_writes():
+    p = plan("g = groups['new']\nkeys = list(groups)\n",
+             "from collections import defaultdict\ngroups = defaultdict(list)\n")
+    assert waits(p, 1, 0)
+
+
+def test_objects_with_attribute_hooks_are_not_probed_by_the_analysis():
+    setup = """
+        class Lazy:
+            def __init__(self):
+                self.loaded = []
+            def __getattr__(self, name):
+                self.loaded.append(name)
+                return name * 2
+        conf = Lazy()
+        """
+    ns = notebook(setup)
+    analyze_cell("host = conf.host\nloaded = list(conf.loaded)\n", ns)
+    assert ns["conf"].loaded == []
+
+
+def test_statements_tied_to_the_kernel_thread_make_the_cell_run_there():
+    p = plan("import asyncio\nloop = asyncio.get_event_loop()\nx = 1\n")
+    assert p.needs_main_thread and p.statements[1].main_thread
+    assert "kernel's thread" in p.explain()
+    p = plan("rows = con.execute('select 1').fetchall()\n",
+             "import sqlite3\ncon = sqlite3.connect(':memory:')\n")
+    assert p.needs_main_thread
+    assert not plan("a = 1\nb = a + 1\n").needs_main_thread
+
+
+def test_chainmap_over_earlier_dicts_aliases_them():
+    p = plan("overrides['x'] = 10\nx = cfg['x']\n",
+             "from collections import ChainMap\noverrides = {}\ndefaults = {'x': 1}\n"
+             "cfg = ChainMap(overrides, defaults)\n")
+    assert waits(p, 1, 0)

@@ -314,6 +314,12 @@ def setting_reason(qualname: str) -> str | None:
     return None
 
 
+# Modules whose state is tied to the thread that uses it: the kernel's event loop,
+# signal handlers (main thread only), sqlite connections, thread-locals, and
+# logging (records name their thread). A statement touching one runs on the kernel's thread.
+THREAD_BOUND_MODULES = frozenset({"asyncio", "signal", "sqlite3", "threading", "thread",
+                                  "logging", "tkinter"})
+
 # Functions that only read files: they run at once with each other, after every
 # effect before them (an effect may write the file) and before every effect after.
 FILE_READERS = ("pandas.read_", "numpy.loadtxt", "numpy.genfromtxt", "numpy.fromfile",

@@ -70,6 +70,8 @@ def _contained(
         items: Iterable[object] = value.values()
     elif isinstance(value, list | tuple | set | frozenset):
         items = value
+    elif type(value).__name__ == "ChainMap" and isinstance(getattr(value, "maps", None), list):
+        items = value.maps  # collections.ChainMap over dicts of earlier cells
     elif type(value).__module__ == "__main__" and not has_attribute_hooks(type(value)) and (
         isinstance(getattr(value, "__dict__", None), dict)
     ):

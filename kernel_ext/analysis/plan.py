@@ -20,7 +20,13 @@ from itertools import repeat
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from kernel_ext.analysis.effects import FILES, IMMUTABLE_TYPES, is_immutable, qualname_of
+from kernel_ext.analysis.effects import (
+    FILES,
+    IMMUTABLE_TYPES,
+    THREAD_BOUND_MODULES,
+    is_immutable,
+    qualname_of,
+)
 from kernel_ext.analysis.fanout import FanOut, FanOutContext, detect_fanout, may_fan_out
 from kernel_ext.analysis.hidden import CellBinding, HiddenResolver, function_node
 from kernel_ext.analysis.names import (
@@ -91,6 +97,7 @@ class Statement:
     deps: tuple[Edge, ...]  # direct edges to earlier statements, ascending by `before`
     fanout: FanOut | None  # set when its iterations can run as separate tasks
     notes: tuple[str, ...] = ()  # why it is ordered as it is, in words (for --explain)
+    main_thread: bool = False  # uses state tied to the kernel's thread (event loop, signals...)
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,11 @@ class CellPlan:
 
     source: str
     statements: tuple[Statement, ...]
+
+    @property
+    def needs_main_thread(self) -> bool:
+        """Some statement must run on the kernel's own thread: the cell runs in order there."""
+        return any(stmt.main_thread for stmt in self.statements)
 
     def explain(self) -> str:
         """Human-readable plan for `%%parallel --explain`."""
@@ -435,6 +447,10 @@ class _Builder:
         if effect:  # an effect may write a file that a later file reader reads
             writes = writes | _FILES_WRITTEN
         notes = _notes(facts.notes, hidden.notes)
+        main_thread = self._thread_bound(reads)
+        if main_thread:
+            notes = (*notes, "uses state tied to the kernel's thread "
+                     f"(`{main_thread}`): the cell runs in order on that thread")
         finalizes = self._finalizes(node, facts)
         if finalizes:
             effect = True
@@ -467,8 +483,32 @@ class _Builder:
                 deps=deps,
                 fanout=fanout,
                 notes=notes,
+                main_thread=bool(main_thread),
             )
         )
+
+    def _thread_bound(self, reads: AbstractSet[str]) -> str | None:
+        """A name read (or read by a function called) that only works on the kernel's
+        thread: asyncio's running loop, signal handlers, an sqlite connection made there,
+        thread-locals, logging records naming the thread."""
+        qualnames = self.env.qualnames
+        for name in reads:
+            qualname = qualnames.get(name)
+            if qualname is not None:
+                if qualname.split(".", 1)[0] in THREAD_BOUND_MODULES:
+                    return name
+            elif name in self.ns and name not in self.bound_in_cell:
+                value = self.ns[name]
+                held = [value]
+                if is_notebook_function(value):  # a closure over a logger, a connection...
+                    held += [c.cell_contents for c in value.__closure__ or ()
+                             if _has_contents(c)]
+                    held += list(value.__defaults__ or ())
+                for item in held:
+                    module = type(item).__module__ or ""
+                    if module.split(".", 1)[0].lstrip("_") in THREAD_BOUND_MODULES:
+                        return name
+        return None
 
     def _finalizes(self, node: ast.stmt, facts: NameFacts) -> list[str]:
         """Names whose old object may be finalized by this statement (`del f`, `f = None`)."""
@@ -745,6 +785,14 @@ def _returns_iterator(func: types.FunctionType) -> bool:
     if node is not None:
         return returns_iterator_def(node)
     return returns_iterator_code(func.__code__)
+
+
+def _has_contents(cell: types.CellType) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018 - raises for a cell not yet filled
+    except ValueError:
+        return False
+    return True
 
 
 def _notes(own: tuple[str, ...], hidden: AbstractSet[str]) -> tuple[str, ...]:

@@ -151,11 +151,14 @@ def _function_state(func: types.FunctionType) -> ValueState:
             continue
         if is_notebook_function(content):
             functions.append(content)
-        elif not isinstance(content, _HARMLESS) or isinstance(content, types.BuiltinFunctionType):
-            # even an int: another closure of the same call may rebind it (`inc`, `get`)
-            reasons.append("a closure over a value other closures may change")
-            if not is_immutable(content):
-                reaches.add(id(content))
+        elif not is_immutable(content) and (
+            not isinstance(content, _HARMLESS) or isinstance(content, types.BuiltinFunctionType)
+        ):
+            reasons.append("a closure over a mutable value")
+            reaches.add(id(content))
+        elif is_immutable(content) and id(cell) in _cells_rebound_by_others(func):
+            # `inc, get = make()`: inc rebinds the count that get reads
+            reasons.append("a closure over a value another closure changes")
     attributes = sorted(set(vars(func)) - {"__wrapped__"})
     if attributes:  # `wrapper.calls += 1`
         reasons.append(f"a function with attributes of its own (`{attributes[0]}`)")
@@ -180,6 +183,25 @@ def _function_state(func: types.FunctionType) -> ValueState:
     if is_notebook_function(wrapped):
         functions.append(wrapped)
     return ValueState(reasons[0] if reasons else None, tuple(functions), frozenset(reaches))
+
+
+def _cells_rebound_by_others(func: types.FunctionType) -> set[int]:
+    """Closure cells that some notebook function of the namespace rebinds (`nonlocal`)."""
+    found: set[int] = set()
+    for other in list(func.__globals__.values())[:5000]:
+        if other is func or not is_notebook_function(other) or not other.__closure__:
+            continue
+        written = _nonlocal_names(other.__code__)
+        for name, cell in zip(other.__code__.co_freevars, other.__closure__, strict=False):
+            if name in written:
+                found.add(id(cell))
+    return found
+
+
+def _nonlocal_names(code: types.CodeType) -> set[str]:
+    names = {i.argval for i in dis.get_instructions(code)
+             if i.opname in ("STORE_DEREF", "DELETE_DEREF") and i.argval in code.co_freevars}
+    return names
 
 
 def _writes_nonlocal(code: types.CodeType) -> bool:
