@@ -5,7 +5,8 @@ reaching state the way one kind of the differential suite does (a closure's
 counter, a mutable default, an ``lru_cache``, a bound ``__next__``, a function
 taking a local alias of a global list, a shared generator, a numpy view, the
 global ``random`` generator, a helper reading a global a loop rebinds, a name
-used inside ``df.query``, an error in a helper, a thread pool that prints, a
+used inside ``df.query``, an error in a helper, a bound method kept in a name, a
+thread pool that prints, a
 finalizer that prints, a file flushed by rebinding its handle, numpy print options set
 in a ``with`` block). Hypothesis draws cells of one to
 six such statements; each runs plain and under ``%%parallel`` (threads and
@@ -77,6 +78,15 @@ class Resource:
         self.n = n
     def __del__(self):
         print("closed", self.n)
+class Basket:
+    def __init__(self):
+        self.items = []
+    def add(self, x):
+        time.sleep(0.02)
+        self.items.append(x)
+        return len(self.items)
+basket = Basket()
+put = basket.add
 import os
 random.seed(0)
 """
@@ -104,6 +114,9 @@ TEMPLATES = (
     "{x} = [cached(i) for i in range({n})]",
     "cutoff = {n} * 10\n{x} = len(people.query('age > @cutoff'))",
     "{x} = risky({n})",
+    "{x} = put({n})",
+    "{x} = len(basket.items)",
+    "added = put({n})\n{x} = len(basket.items)",
     "{x} = shout({n})",
     "res = Resource({n})",
     "del res",
@@ -158,6 +171,7 @@ def test_generated_cells_mix_the_kinds() -> None:
         "use_k()",
         "@cutoff",
         "shout(",
+        "put(",
         "del res",
         "printoptions",
         "fh = None",
