@@ -114,9 +114,6 @@ def test_a_background_job_sees_the_context_variables_of_its_cell(kernel: KernelS
     assert kernel.evaluate("y") == "0.1429!"
 
 
-@pytest.mark.xfail(strict=True, reason="fanned-out iterations on threads run in the pool "
-                   "thread's own context (kernel_ext/cell/fanout_exec.py does not take the "
-                   "statement's context along on threads yet)")
 def test_fanned_out_iterations_see_the_statements_context_variables(
     kernel: KernelSession, tmp_path: Any,
 ) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import ast
 import builtins
 import contextvars
+import functools
 import itertools
 from collections.abc import Callable, MutableMapping
 from types import CodeType
@@ -231,7 +232,7 @@ def run_fanout(
         return [Feeder(namespace[acc.name]) for acc in fanout.accumulators]
 
     def fan_out(first: int) -> bool:
-        job = _start_job(fanout, function, items, first, backend, workers, state)
+        job = _start_job(fanout, function, items, first, backend, workers, state, context)
         if job is not None:
             started.append(job)
         return job is not None
@@ -259,8 +260,15 @@ def _apply(fanout: FanOut, namespace: MutableMapping[str, Any], recorders: list[
         recorder.replay(namespace[acc.name])
 
 
+def _in_a_copy_of(context: contextvars.Context, func: Any, *args: Any) -> Any:
+    """An iteration on a pool thread sees the statement's context variables (decimal's
+    context), as the plain loop's iterations do; a copy each, as threads run at once."""
+    return context.copy().run(func, *args)
+
+
 def _start_job(fanout: FanOut, function: Any, items: list[Any], first: int, backend: str,
-               workers: int | None, state: ProcessState | None) -> Job | None:
+               workers: int | None, state: ProcessState | None,
+               context: contextvars.Context | None = None) -> Job | None:
     """Iterations ``first``... as engine tasks (their output kept per iteration).
 
     None when the iteration cannot be sent to worker processes (it then runs in place).
@@ -280,7 +288,9 @@ def _start_job(fanout: FanOut, function: Any, items: list[Any], first: int, back
                             state),
                       group=group) for k in keys]
     else:
-        tasks = [Task(key=k, func=_run_iteration,
+        run = _run_iteration if context is None else functools.partial(
+            _in_a_copy_of, context, _run_iteration)
+        tasks = [Task(key=k, func=run,
                       args=(_Literal(function), _Literal(items[k]), kinds, keep, is_loop,
                             TaskOutput()),
                       group=group) for k in keys]
