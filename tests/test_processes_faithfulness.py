@@ -316,3 +316,19 @@ def test_explain_says_which_statements_go_to_worker_processes(kernel: KernelSess
     assert "#1 (line 2) runs in a worker process" in text, text
     assert "#2 (line 3) runs in the kernel (it changes objects" in text, text
     assert kernel.run_ok("%%parallel --explain\nw = np.sqrt(a)\n").stdout.count("worker") == 0
+
+
+def test_workers_survive_a_working_directory_that_was_removed(
+    kernel: KernelSession, tmp_path: Any
+) -> None:
+    """A worker that followed the kernel into a directory later removed still runs the
+    next shipped statements (it used to fail every one with FileNotFoundError)."""
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    kernel.run_ok(f"import os\n_home = os.getcwd()\nos.chdir({str(gone)!r})")
+    kernel.run_ok("%%parallel --processes\na = sum(range(10))\nb = sum(range(5))")
+    kernel.run_ok(f"os.chdir(_home)\nos.rmdir({str(gone)!r})")
+    res = kernel.execute("%%parallel --processes\nc = sum(range(4))\nd = sum(range(3))")
+    assert res.error is None, res.error and res.error.text
+    assert kernel.evaluate("(c, d)") == (6, 3)
+    assert 0 not in _ran_in_kernel(kernel)  # it really ran in a worker

@@ -33,7 +33,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class ProcessState:
-    cwd: str
+    cwd: str | None  # None when the kernel's own directory was removed
     path: tuple[str, ...]
     environ: tuple[tuple[str, str], ...]
     decimal_context: Any  # decimal.Context, when decimal is loaded in the kernel
@@ -49,7 +49,7 @@ def capture() -> ProcessState:
     decimal = sys.modules.get("decimal")
     numpy = sys.modules.get("numpy")
     return ProcessState(
-        cwd=os.getcwd(),
+        cwd=_cwd(),
         path=tuple(sys.path),
         environ=tuple(os.environ.items()),
         decimal_context=decimal.getcontext().copy() if decimal is not None else None,
@@ -94,7 +94,7 @@ def applied(state: ProcessState | None) -> Iterator[None]:
     if state is None:
         yield
         return
-    if os.getcwd() != state.cwd:
+    if state.cwd is not None and _cwd() != state.cwd:
         os.chdir(state.cwd)
     if tuple(sys.path) != state.path:
         sys.path[:] = state.path
@@ -120,6 +120,14 @@ def applied(state: ProcessState | None) -> Iterator[None]:
             stack.enter_context(pandas.option_context(
                 *(item for pair in state.pandas_options for item in pair)))
         yield
+
+
+def _cwd() -> str | None:
+    """The worker's working directory; None once a directory it was in was removed."""
+    try:
+        return os.getcwd()
+    except FileNotFoundError:
+        return None
 
 
 def drew_random(state: ProcessState | None) -> bool:
