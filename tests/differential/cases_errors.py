@@ -371,4 +371,50 @@ CASES = [
         """,
         lambda o: err(o)[:2] == ("ValueError", "sensor offline") and value(o, "t1") == 100.0,
     ),
+    case(
+        "keyboard_interrupt_raised_by_helper",
+        """
+        def guarded(x):
+            if x > 2:
+                raise KeyboardInterrupt
+            return x
+        """,
+        """
+        a = guarded(1)
+        b = guarded(5)
+        c = guarded(2)
+        """,
+        lambda o: err(o)[0] == "KeyboardInterrupt" and value(o, "a") == 1,
+    ),
+    case(
+        "exception_group_from_validation",
+        """
+        def validate_all(rows):
+            problems = [ValueError(f"row {i}") for i, r in enumerate(rows) if r is None]
+            if problems:
+                raise ExceptionGroup("invalid rows", problems)
+            return len(rows)
+        """,
+        """
+        n_ok = validate_all([1, 2])
+        n_bad = validate_all([1, None, None])
+        """,
+        lambda o: err(o)[:2] == ("ExceptionGroup", "invalid rows (2 sub-exceptions)"),
+    ),
+    case(
+        "always_filter_then_warnings_in_fan_out",
+        """
+        import time, warnings
+        def check(x):
+            time.sleep(0.01)
+            if x < 0:
+                warnings.warn("negative value")
+            return abs(x)
+        """,
+        """
+        warnings.simplefilter("always")
+        vals = [check(x) for x in [1, -2, 3, -4]]
+        """,
+        lambda o: o["stderr"].count("UserWarning: negative value") == 2,
+    ),
 ]

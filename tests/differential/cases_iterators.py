@@ -272,4 +272,18 @@ CASES = [
         """,
         lambda o: value(o, "first_key") == "x" and value(o, "other_keys") == ["y", "z"],
     ),
+    case(
+        "itertools_groupby_group_invalidated",
+        """
+        import itertools
+        data = [("a", 1), ("a", 2), ("b", 3)]
+        """,
+        """
+        groups = itertools.groupby(data, key=lambda t: t[0])
+        k1, g1 = next(groups)
+        k2, g2 = next(groups)
+        items1 = list(g1)
+        """,
+        lambda o: value(o, "k2") == "b" and value(o, "items1") == [],
+    ),
 ]

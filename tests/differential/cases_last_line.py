@@ -323,4 +323,13 @@ CASES = [
         """,
         lambda o: value(o, "head") == [0, 1, 2],
     ),
+    case(
+        "underscore_is_the_previous_output",
+        "base = 41\nbase + 1\n",
+        """
+        y = 1
+        _ + y
+        """,
+        lambda o: shown(o) == "43",
+    ),
 ]
