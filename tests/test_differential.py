@@ -6,7 +6,8 @@ analysis must not race, from issue 10, plus a control group) is an earlier cell
 fresh namespace and process-wide state put back before each run, the cell runs
 plain, then under ``%%parallel`` (threads) or ``%%parallel --processes``; the two
 must leave the same names, print and display the same things in the same order,
-and raise the same error (type, message, line): see ``plain_vs_parallel``. The
+and raise the same error (type, message, line: see ``plain_vs_parallel``) with a
+traceback through the same frames (cell lines and functions, no kernel_ext). The
 kernels run with ``Parallel.workers = 8`` (more than this machine's cores), so
 statements the analysis leaves unordered really overlap; helpers sleep 0.02-0.1 s
 where that makes a race show every time.

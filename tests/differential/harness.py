@@ -12,6 +12,8 @@ The fixtures ``scratch`` and ``mode_kernel`` are in ``differential.fixtures``
 
 from __future__ import annotations
 
+import os
+import re
 from typing import Any
 
 from kernel_session import KernelSession
@@ -72,11 +74,31 @@ del _kx_restore
 """
 
 
+FRAME = re.compile(r"Cell In\s*\[\d+\],\s*line (\d+)|File\s+(\S+?):\d+,\s*in\s+(\S+)")
+
+
+def traceback_frames(text: str) -> list[str]:
+    """The frames a traceback shows, as the user reads them: cell lines and the
+    functions of files (no execution counts, no line numbers inside files)."""
+    frames = []
+    for m in FRAME.finditer(text):
+        if m.group(1) is not None:
+            frames.append(f"cell line {m.group(1)}")
+        else:
+            frames.append(f"{os.path.basename(m.group(2))} in {m.group(3)}")
+    return frames
+
+
 def run(kernel: KernelSession, case: Case, scratch: str, magic: str | None) -> dict[str, Any]:
-    """Put back process-wide state, then run ``case`` (plain when ``magic`` is None)."""
+    """Put back process-wide state, then run ``case`` (plain when ``magic`` is None).
+
+    Besides ``run_cell``'s outcome, ``traceback`` holds the frames of the error's
+    traceback, so a traceback that shows kernel_ext's machinery counts as a difference."""
     restore = RESTORE_PROCESS_STATE.replace("SCRATCH", repr(scratch))
     kernel.run_ok(restore, silent=True, store_history=False)
-    return run_cell(kernel, case.setup, case.cell, scratch, magic, timeout=60)
+    outcome = run_cell(kernel, case.setup, case.cell, scratch, magic, timeout=60)
+    outcome["traceback"] = traceback_frames(outcome["_traceback"])
+    return outcome
 
 
 def summarize(diff: dict[str, tuple[Any, Any]]) -> str:
