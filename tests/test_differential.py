@@ -49,7 +49,7 @@ def _comparable_across_kernels(outcome: dict[str, Any]) -> str:
 PLAIN_OUTCOMES: dict[str, str] = {}
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in ALL_CASES])
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=c.marks) for c in ALL_CASES])
 def test_parallel_cell_means_the_plain_cell(
     mode_kernel: tuple[str, KernelSession], scratch: str, case: Case
 ) -> None:

