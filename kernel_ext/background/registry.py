@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kernel_ext.analysis import Statement
+from kernel_ext.analysis.effects import FILES
 from kernel_ext.background.routing import output_to, show_error
 from kernel_ext.cell.runner import CellRun, bound_names
 from kernel_ext.errors import JobCancelledError
@@ -143,6 +144,9 @@ class BackgroundJob:
             if states[stmt.index] in FINAL_STATES:
                 continue
             why = (stmt.writes & reads) | ((stmt.reads | stmt.writes) & writes)
+            # Files are ordered within a cell, not across cells: a later cell that
+            # prints is not held up by a job that prints (`%parallel wait` orders files).
+            why -= _FILES_ONLY
             if why or opaque or stmt.opaque:
                 hit.add(stmt.index)
                 names |= why
@@ -328,6 +332,9 @@ class JobRegistry(Mapping[int, BackgroundJob]):
                     for name in _all_writes(job):  # produced anew, or failed anew
                         self.failures.by_name.pop(name, None)
                     self.failures.by_name.update(failed)
+
+
+_FILES_ONLY = frozenset({FILES})
 
 
 def _all_writes(job: BackgroundJob) -> set[str]:

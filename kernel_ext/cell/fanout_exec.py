@@ -44,7 +44,7 @@ from kernel_ext.graph import Call, Graph, Task
 from kernel_ext.scheduler import Job, drop_task_notes
 
 _ITEM = "__kernel_ext_item"
-_FUNCTION = "__kernel_ext_iteration"
+ITERATION_FUNCTION = _FUNCTION = "__kernel_ext_iteration"  # its frames are the cell's
 _LOCALS = "__kernel_ext_locals"
 _BUILTIN_LOCALS = "__kernel_ext_builtin_locals"
 

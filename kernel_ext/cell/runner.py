@@ -22,20 +22,21 @@ import contextlib
 import contextvars
 import functools
 import inspect
+import sys
 import threading
 from collections.abc import Callable, Hashable, MutableMapping
 from dataclasses import dataclass
 from types import CodeType, TracebackType
 from typing import Any
 
-from kernel_ext.analysis import CellPlan, Statement
+from kernel_ext.analysis import CellPlan, FanOutKind, Statement
 from kernel_ext.cell.contexts import (
     CellContext,
     Changes,
     keep_after_cell,
     set_in_current_context,
 )
-from kernel_ext.cell.fanout_exec import run_fanout
+from kernel_ext.cell.fanout_exec import ITERATION_FUNCTION, run_fanout
 from kernel_ext.cell.live import LiveViews, ViewOptions, live_views
 from kernel_ext.cell.output import (
     OrderedRelease,
@@ -200,9 +201,14 @@ class CellRun:
             if before is not None:
                 before(stmt)
             if fanout is not None:
-                run_fanout(fanout, ns, self.filename, flags=self._flags,
-                           backend=self.options.backend, workers=self.options.workers,
-                           context=contextvars.copy_context())  # this statement's
+                try:
+                    run_fanout(fanout, ns, self.filename, flags=self._flags,
+                               backend=self.options.backend, workers=self.options.workers,
+                               context=contextvars.copy_context())  # this statement's
+                except Exception as error:
+                    if fanout.kind is FanOutKind.FOR_LOOP or not _comprehension_has_a_frame():
+                        raise
+                    raise _below_cell_line(error, self.filename, stmt.lineno)  # noqa: B904
                 return None
             value = eval(code, ns)  # also runs exec-mode code; returns None then
             if is_async:
@@ -537,6 +543,29 @@ def _at_cell_line(error: BaseException, filename: str, lineno: int) -> BaseExcep
     error.__cause__ = remote if deeper else None
     error.__suppress_context__ = True
     return error
+
+
+def _comprehension_has_a_frame() -> bool:
+    """A comprehension runs in a frame of its own below the cell's before Python 3.12."""
+    return sys.version_info < (3, 12)
+
+
+def _below_cell_line(error: BaseException, filename: str, lineno: int) -> BaseException:
+    """`error` raised in a fanned-out comprehension's iteration, under a frame at the
+    statement's line, as the plain cell shows it (cell line, `<listcomp>`, the function);
+    the engine's frames in between are dropped."""
+    tb = error.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename != filename:
+        tb = tb.tb_next
+    if tb is None or tb.tb_frame.f_code.co_name != ITERATION_FUNCTION:
+        return error  # already under the statement's frame (rebuilt from a worker process)
+    raiser = compile("\n" * (lineno - 1) + "raise error", filename, "exec")
+    try:
+        exec(raiser, {"error": error.with_traceback(tb)})
+    except BaseException as raised:  # noqa: BLE001 - it is `error`, under the cell frame
+        outer = raised.__traceback__
+        return raised.with_traceback(outer.tb_next if outer is not None else None)
+    raise AssertionError("unreachable: the raiser always raises")
 
 
 def _with_cell_frame(error: BaseException, filename: str, lineno: int) -> BaseException:
