@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import ast
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -128,7 +129,7 @@ class Parallel(Magics):
             return None
         if args.background:
             return self._start_background(plan, filename, backend, workers, args, source)
-        if plan.needs_main_thread:
+        if plan.needs_main_thread and not _awaits_at_top_level(plan):
             backend = "sync"  # in order, on the kernel's own thread (see --explain)
         views = _view_options_from(self, args, cancel_button)
         run = CellRun(
@@ -182,6 +183,20 @@ class _Foreground:
 
     def shown(self, value: Any) -> Any:
         return None if self.hide_value else value
+
+
+def _awaits_at_top_level(plan: Any) -> bool:
+    """A top-level `await` runs on an event loop of a worker thread's own (the kernel's
+    is busy awaiting the cell): such a cell keeps its threads."""
+    todo: list[ast.AST] = [stmt.node for stmt in plan.statements]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.Await | ast.AsyncFor | ast.AsyncWith):
+            return True
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
+                          | ast.ClassDef):
+            todo.extend(ast.iter_child_nodes(node))
+    return False
 
 
 def _as_ipython_reports(shell: Any, source: str, filename: str,
