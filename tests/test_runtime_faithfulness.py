@@ -185,6 +185,13 @@ NOISY = (
             lambda o: names(o)["text"] == "first",
             id="a_rebound_file_object_is_closed_and_flushed",
         ),
+        pytest.param(
+            "import warnings\nwarnings.simplefilter('always', ResourceWarning)\n",
+            "f = open('@TMP@/out.txt', 'w')\nf.write('hello')\ndel f\n"
+            "text = open('@TMP@/out.txt').read()",
+            lambda o: "del f" in o["stderr"],
+            id="the_unclosed_file_warning_names_the_del_line",
+        ),
     ],
 )
 def test_objects_let_go_are_finalized_where_the_plain_cell_finalizes_them(

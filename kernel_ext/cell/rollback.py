@@ -40,7 +40,15 @@ class Snapshots:
         self._next_release = 0  # statements before this one keep no snapshot
 
     def take(self, index: int, names: set[str] | frozenset[str]) -> None:
-        """Before statement ``index`` runs: the names it writes, as they are now."""
+        """Before statement ``index`` runs: the names it writes, as they are now.
+
+        None when every earlier statement already ended ok: no rollback can need it,
+        and `del f` then lets the object go inside the statement itself, as the plain
+        cell does (a finalizer's warnings name the cell's line). The read of the
+        prefix is unlocked: a stale value only takes a snapshot that was not needed.
+        """
+        if index <= self._ok_prefix:
+            return
         ns = self._ns
         self._kept[index] = {name: ns.get(name, _MISSING) for name in names}
 
