@@ -10,25 +10,22 @@ from __future__ import annotations
 
 import ast
 import gc
-import sys
 import types
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from itertools import repeat
-from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import TypeVar
 
+from kernel_ext.analysis.aliases import Aliases
 from kernel_ext.analysis.effects import (
     FILES,
-    IMMUTABLE_TYPES,
     THREAD_BOUND_MODULES,
-    is_immutable,
-    qualname_of,
 )
+from kernel_ext.analysis.env import PLAIN_DATA, initial_env, rebind_env
 from kernel_ext.analysis.fanout import FanOut, FanOutContext, detect_fanout, may_fan_out
-from kernel_ext.analysis.hidden import CellBinding, HiddenResolver, function_node
+from kernel_ext.analysis.hidden import CellBinding, HiddenResolver
 from kernel_ext.analysis.names import (
     Env,
     NameFacts,
@@ -36,23 +33,24 @@ from kernel_ext.analysis.names import (
     is_builtin_name,
     statement_facts,
 )
-from kernel_ext.analysis.namespace_aliases import shared_objects
 from kernel_ext.analysis.state import (
     is_generator_function,
     is_notebook_function,
     may_finalize,
-    returns_iterator_code,
     returns_iterator_def,
-    value_state,
 )
 from kernel_ext.analysis.syntax import check_compiles
+from kernel_ext.analysis.values import (
+    has_contents,
+    makes_iterator,
+    may_yield_callable,
+    returns_iterator,
+)
 
 EFFECT = "<effect>"
 OPAQUE = "<opaque>"
 OUTPUT = "<output>"
 
-# Calls whose result is a one-shot iterator: reading such a name consumes it.
-_ITERATOR_MAKERS = frozenset({"iter", "map", "filter", "zip", "enumerate", "reversed", "open"})
 
 _NONE: frozenset[str] = frozenset()
 _FILES_WRITTEN = frozenset({FILES})
@@ -65,8 +63,6 @@ _FORGETS_ALIASES = (
 )
 _IMPORTS = (ast.Import, ast.ImportFrom)
 
-# Exact types whose instances have no __self__/__name__/__module__: qualname_of is None.
-_PLAIN_DATA = frozenset({*IMMUTABLE_TYPES, list, dict, set, tuple})
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -168,219 +164,10 @@ def analyze_cell(
 
 
 def _plan(source: str, ns: Mapping[str, object], tree: ast.Module) -> CellPlan:
-    builder = _Builder(source, ns, _initial_env(ns, tree))
+    builder = _Builder(source, ns, initial_env(ns, tree))
     for i, node in enumerate(tree.body):
         builder.add(i, node, is_last=i == len(tree.body) - 1)
     return CellPlan(source, tuple(builder.statements))
-
-
-def _initial_env(ns: Mapping[str, object], tree: ast.Module) -> Env:
-    qualnames: dict[str, str] = {}
-    modules: set[str] = set()
-    immutables: set[str] = set()
-    unknown: dict[str, bool] = {}
-    data: dict[str, str] = {}
-    for name, value in ns.items():
-        if type(value) in _PLAIN_DATA:  # the bulk of a namespace: no qualname, not a module
-            if type(value) in IMMUTABLE_TYPES:
-                immutables.add(name)
-            continue
-        if isinstance(value, types.ModuleType):
-            modules.add(name)
-        if is_immutable(value):
-            immutables.add(name)
-        qualname = qualname_of(value)
-        if qualname is not None and not qualname.startswith("__main__."):
-            qualnames[name] = qualname
-        elif _is_unknown_callable(value):
-            unknown[name] = True
-        elif _is_data_object(value):
-            data[name] = type(value).__module__
-    bound = _names_bound_anywhere(tree)
-    return Env(
-        qualnames=MappingProxyType(qualnames),
-        modules=frozenset(modules),
-        user_names=frozenset(ns) | bound,
-        immutables=frozenset(immutables),
-        unknown_callables=unknown,  # grown by the builder as the cell binds values
-        data_objects=data,  # shrunk by the builder as the cell rebinds names
-    )
-
-
-def _is_data_object(value: object) -> bool:
-    """A numpy array or a pandas Series, DataFrame or Index (not a random generator,
-    an iterator or another object of those libraries with state of its own)."""
-    numpy = sys.modules.get("numpy")
-    if numpy is not None and isinstance(value, numpy.ndarray):
-        return True
-    pandas = sys.modules.get("pandas")
-    return pandas is not None and isinstance(value, pandas.Series | pandas.DataFrame | pandas.Index)
-
-
-def _is_unknown_callable(value: object) -> bool:
-    """A callable whose call the analysis cannot follow: a bound method, a callable
-    object, a cached wrapper, a notebook function that keeps state of its own."""
-    if not callable(value) or isinstance(value, type):
-        return False
-    if is_notebook_function(value):
-        return value_state(value).reason is not None
-    return not isinstance(value, types.FunctionType)
-
-
-def _names_bound_anywhere(tree: ast.Module) -> frozenset[str]:
-    """Names bound anywhere in the cell, nested scopes included (parameters are not)."""
-    bound: set[str] = set()
-    add = bound.add
-    todo: list[ast.AST] = [tree]
-    pop, push, extend = todo.pop, todo.append, todo.extend
-    AST, Name, Load, Constant = ast.AST, ast.Name, ast.Load, ast.Constant  # noqa: N806
-    children = _CHILD_FIELDS
-    while todo:
-        node = pop()
-        kind = type(node)
-        if kind is Name:
-            if type(node.ctx) is not Load:  # type: ignore[attr-defined]
-                add(node.id)  # type: ignore[attr-defined]
-            continue
-        if kind is Constant or not isinstance(node, AST):
-            continue
-        binds = _BINDS.get(kind)
-        if binds is not None:
-            binds(node, bound)
-        fields = children.get(kind)
-        if fields is None:
-            fields = children[kind] = tuple(f for f in kind._fields if f not in _SCALAR_FIELDS)
-        for name in fields:
-            value = getattr(node, name, None)
-            if type(value) is list:
-                extend(value)  # may hold None / str: skipped when popped
-            elif isinstance(value, AST):
-                push(value)
-    return frozenset(bound)
-
-
-def _bind_def(node: Any, bound: set[str]) -> None:
-    bound.add(node.name)
-
-
-def _bind_import(node: Any, bound: set[str]) -> None:
-    bound.update((a.asname or a.name).split(".")[0] for a in node.names)
-
-
-def _bind_if_named(node: Any, bound: set[str]) -> None:
-    if node.name:
-        bound.add(node.name)
-
-
-_BINDS: dict[type, Callable[[Any, set[str]], None]] = {
-    ast.FunctionDef: _bind_def,
-    ast.AsyncFunctionDef: _bind_def,
-    ast.ClassDef: _bind_def,
-    ast.Import: _bind_import,
-    ast.ImportFrom: _bind_import,
-    ast.ExceptHandler: _bind_if_named,
-    ast.MatchAs: _bind_if_named,
-    ast.MatchStar: _bind_if_named,
-}
-# Fields that never hold nodes with names in them (strings, numbers, contexts, operators).
-_SCALAR_FIELDS = frozenset(
-    {"id", "ctx", "op", "kind", "attr", "arg", "name", "asname", "module", "level",
-     "type_comment", "conversion", "is_async", "simple", "tag"}
-)
-_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
-@dataclass
-class _Aliases:
-    """May-alias relation between names, flow-sensitive within the cell.
-
-    Objects shared before the cell are only known when the namespace maps two
-    names to the very same object; containment from earlier cells is not.
-
-    Stored as overlapping cliques: two names may alias when some clique holds
-    both.  In a long cell nearly every name ends up aliasing hundreds of others
-    (containers fed by ``items.append(x)`` may hold what they were fed), and a
-    set of neighbours per name made every binding copy and update them all;
-    with cliques, binding a name costs the number of cliques it joins.
-    """
-
-    cliques: dict[int, set[str]] = field(default_factory=dict)
-    member_of: dict[str, set[int]] = field(default_factory=dict)
-    _next_id: int = 0
-
-    def _new_clique(self, names: Iterable[str]) -> None:
-        cid = self._next_id
-        self._next_id += 1
-        members = self.cliques[cid] = set(names)
-        member_of = self.member_of
-        for name in members:
-            cids = member_of.get(name)
-            if cids is None:
-                member_of[name] = {cid}
-            else:
-                cids.add(cid)
-
-    def seed_from_namespace(self, ns: Mapping[str, object], names: Iterable[str]) -> None:
-        """Names of earlier cells that hold the same object, a part of another's
-        object (`b = a[0]`, `m.data = df`) or a view of the same numpy buffer."""
-        for same in shared_objects(ns, names):
-            self._new_clique(same)
-
-    def expand(self, names: Iterable[str]) -> frozenset[str]:
-        """The names and every name that may share an object with one of them."""
-        names = names if isinstance(names, frozenset) else frozenset(names)
-        member_of, cliques = self.member_of, self.cliques
-        cids: set[int] = set()
-        for name in names:
-            mine = member_of.get(name)
-            if mine:
-                cids |= mine
-        if not cids:
-            return names
-        return names.union(*map(cliques.__getitem__, cids))  # one new frozenset
-
-    def neighbours(self, name: str) -> set[str]:
-        """Names other than `name` that may share an object with it."""
-        out: set[str] = set()
-        cliques = self.cliques
-        for cid in self.member_of.get(name, ()):
-            out |= cliques[cid]
-        out.discard(name)
-        return out
-
-    def rebind(self, name: str, sources: frozenset[str], keep_old: bool) -> None:
-        """`name` now may share with `sources` and their aliases (and, with
-        `keep_old`, still with its own): it joins every clique of a source, and
-        forms a new pair with each source that is in none."""
-        member_of, cliques = self.member_of, self.cliques
-        targets: set[int] = set()
-        lonely = []
-        for source in sources:
-            cids = member_of.get(source)
-            if cids:
-                targets |= cids
-            elif source != name:
-                lonely.append(source)
-        mine = member_of.get(name)
-        if mine is None:
-            mine = member_of[name] = set()
-        elif not keep_old:
-            for cid in mine - targets:
-                clique = cliques[cid]
-                clique.discard(name)
-                if not clique:
-                    del cliques[cid]
-            mine &= targets
-        for cid in targets - mine:
-            cliques[cid].add(name)
-            mine.add(cid)
-        for source in lonely:  # a pair each: the sources do not alias one another
-            self._new_clique((name, source))
-        if not mine:
-            del member_of[name]
-
-    def forget(self, name: str) -> None:
-        self.rebind(name, frozenset(), keep_old=False)
 
 
 @dataclass
@@ -401,7 +188,7 @@ class _Builder:
     owned: dict[int, AbstractSet[str]] = field(default_factory=dict)  # last_writer, inverted
     last_effect: int | None = None
     last_opaque: int | None = None
-    aliases: _Aliases = field(default_factory=_Aliases)
+    aliases: Aliases = field(default_factory=Aliases)
     consumable: set[str] = field(default_factory=set)
     bound_in_cell: set[str] = field(default_factory=set)
     # names whose object may run code when its last reference goes (`__del__`, files)
@@ -416,7 +203,7 @@ class _Builder:
         self.aliases.seed_from_namespace(self.ns, self.env.user_names)
         self.consumable = set()
         for name, value in self.ns.items():
-            if type(value) in _PLAIN_DATA:
+            if type(value) in PLAIN_DATA:
                 continue
             kind = type(value)
             if isinstance(value, types.GeneratorType) or (
@@ -426,7 +213,7 @@ class _Builder:
             if may_finalize(value):
                 self.finalizable.add(name)
             if is_generator_function(value) or (
-                is_notebook_function(value) and _returns_iterator(value)
+                is_notebook_function(value) and returns_iterator(value)
             ):
                 self.generator_functions.add(name)
 
@@ -502,7 +289,7 @@ class _Builder:
                 held = [value]
                 if is_notebook_function(value):  # a closure over a logger, a connection...
                     held += [c.cell_contents for c in value.__closure__ or ()
-                             if _has_contents(c)]
+                             if has_contents(c)]
                     held += list(value.__defaults__ or ())
                 for item in held:
                     module = type(item).__module__ or ""
@@ -689,7 +476,7 @@ class _Builder:
         if binds:
             forget = isinstance(node, _FORGETS_ALIASES)
             augmented = isinstance(node, ast.AugAssign)
-            iterator = _makes_iterator(node) or self._calls_generator(node, facts)
+            iterator = makes_iterator(node) or self._calls_generator(node, facts)
             finalizable = facts.effect or bool(facts.called - self.env.modules)
             functions = facts.functions
             data_objects = self.env.data_objects
@@ -713,7 +500,7 @@ class _Builder:
                 else:
                     self.finalizable.discard(name)
                 self._track_callable(node, name)
-        self.env = _rebind_env(env, node, binds)
+        self.env = rebind_env(env, node, binds)
         self.resolver.env = self.env
 
     def _track_callable(self, node: ast.stmt, name: str) -> None:
@@ -731,7 +518,7 @@ class _Builder:
             else:
                 self.generator_functions.discard(name)
         else:
-            unknown[name] = _may_yield_callable(value)
+            unknown[name] = may_yield_callable(value)
             self.generator_functions.discard(name)
 
     def _calls_generator(self, node: ast.stmt, facts: NameFacts) -> bool:
@@ -779,22 +566,6 @@ def _add_to_each(table: dict[K, set[V]], keys: Iterable[K], item: V) -> None:
     deque(map(set.add, map(table.__getitem__, keys), repeat(item)), maxlen=0)
 
 
-def _returns_iterator(func: types.FunctionType) -> bool:
-    """From its source when IPython still has it, else from its bytecode (coarser)."""
-    node = function_node(func)
-    if node is not None:
-        return returns_iterator_def(node)
-    return returns_iterator_code(func.__code__)
-
-
-def _has_contents(cell: types.CellType) -> bool:
-    try:
-        cell.cell_contents  # noqa: B018 - raises for a cell not yet filled
-    except ValueError:
-        return False
-    return True
-
-
 def _notes(own: tuple[str, ...], hidden: AbstractSet[str]) -> tuple[str, ...]:
     """The statement's reasons in words; a generic "cannot see through" note gives way
     to the specific one about the same name (`touches `tag`, a closure that ...`)."""
@@ -804,80 +575,6 @@ def _notes(own: tuple[str, ...], hidden: AbstractSet[str]) -> tuple[str, ...]:
         if not (note.startswith("calls `") and note.split("`")[1] in specific)
     ]
     return (*kept, *sorted(hidden))
-
-
-def _may_yield_callable(value: ast.expr | None) -> bool:
-    """Whether an expression may give a callable with state of its own: an attribute
-    (`counter.__next__`), an item (`handlers[k]`), a name, or a call that is not a
-    plain data constructor (`getattr(o, m)`, `partial(f)`, `make_counter()`)."""
-    if value is None or isinstance(value, ast.Constant | ast.List | ast.Tuple | ast.Dict
-                                   | ast.Set | ast.ListComp | ast.SetComp | ast.DictComp
-                                   | ast.BinOp | ast.UnaryOp | ast.Compare | ast.BoolOp
-                                   | ast.JoinedStr):
-        return False
-    if isinstance(value, ast.Call) and isinstance(value.func, ast.Name):
-        return value.func.id not in _DATA_BUILTINS
-    return True
-
-
-_DATA_BUILTINS = frozenset(
-    {"len", "sum", "min", "max", "sorted", "list", "dict", "set", "tuple", "str", "int",
-     "float", "abs", "round", "range", "bool", "repr", "frozenset", "bytes", "divmod", "pow",
-     "any", "all", "hash", "ord", "chr", "format", "isinstance", "issubclass", "type", "id"}
-)
-
-
-def _makes_iterator(node: ast.stmt) -> bool:
-    if not isinstance(node, ast.Assign):
-        return False
-    value = node.value
-    if isinstance(value, ast.GeneratorExp):
-        return True
-    return (
-        isinstance(value, ast.Call)
-        and isinstance(value.func, ast.Name)
-        and value.func.id in _ITERATOR_MAKERS
-    )
-
-
-def _rebind_env(env: Env, node: ast.stmt, binds: frozenset[str]) -> Env:
-    """Names rebound by the cell lose what the namespace told us; imports teach us modules."""
-    imports = isinstance(node, _IMPORTS)
-    if not imports:
-        if not _known(binds, env):
-            return env  # nothing known about the rebound names: the same env (and its caches)
-        if not any(name in env.qualnames or name in env.modules for name in binds):
-            return env.forgetting_immutables(binds)  # rebound namespace values
-    qualnames = {k: v for k, v in env.qualnames.items() if k not in binds}
-    modules = set(env.modules - binds)
-    if isinstance(node, ast.Import):
-        for alias in node.names:
-            if alias.asname:
-                qualnames[alias.asname] = alias.name
-                modules.add(alias.asname)
-            else:
-                root = alias.name.split(".")[0]
-                qualnames[root] = root
-                modules.add(root)
-    elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-        for alias in node.names:
-            full = f"{node.module}.{alias.name}"
-            name = alias.asname or alias.name
-            qualnames[name] = full
-            if full in sys.modules:
-                modules.add(name)
-    return replace(
-        env,
-        qualnames=MappingProxyType(qualnames),
-        modules=frozenset(modules),
-        immutables=env.immutables - binds,
-    )
-
-
-def _known(binds: frozenset[str], env: Env) -> bool:
-    """Whether the env knows anything about one of `binds` (usually none, or one, name)."""
-    qualnames, modules, immutables = env.qualnames, env.modules, env.immutables
-    return any(name in qualnames or name in modules or name in immutables for name in binds)
 
 
 def _segment(lines: list[bytes], node: ast.stmt, lineno: int) -> str:
