@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from plan_paths import waits
 
 from kernel_ext.analysis import EFFECT, OPAQUE, OUTPUT, analyze_cell
 
@@ -23,16 +24,7 @@ def deps(p, i):
 
 def ordered(p, i, j):
     """True if statement j (> i) waits for i through a path of edges."""
-    seen, todo = set(), [j]
-    while todo:
-        k = todo.pop()
-        for e in p.statements[k].deps:
-            if e.before == i:
-                return True
-            if e.before not in seen:
-                seen.add(e.before)
-                todo.append(e.before)
-    return False
+    return waits(p, j, i)
 
 
 def notebook(src):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import textwrap
 
+from plan_paths import waits
+
 from kernel_ext.analysis import analyze_cell
 
 
@@ -20,20 +22,6 @@ def notebook(src: str) -> dict[str, object]:
 
 def plan(cell: str, setup: str = ""):
     return analyze_cell(textwrap.dedent(cell), notebook(setup) if setup else {})
-
-
-def waits(p, later: int, earlier: int) -> bool:
-    """Whether statement `later` waits (directly or not) for statement `earlier`."""
-    todo, seen = [later], set()
-    while todo:
-        i = todo.pop()
-        for edge in p.statements[i].deps:
-            if edge.before == earlier:
-                return True
-            if edge.before not in seen:
-                seen.add(edge.before)
-                todo.append(edge.before)
-    return False
 
 
 def notes(p, i: int) -> str:
