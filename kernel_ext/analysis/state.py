@@ -198,19 +198,24 @@ def _cells_rebound_by_others(func: types.FunctionType) -> set[int]:
     return found
 
 
-def _nonlocal_names(code: types.CodeType) -> set[str]:
-    names = {i.argval for i in dis.get_instructions(code)
-             if i.opname in ("STORE_DEREF", "DELETE_DEREF") and i.argval in code.co_freevars}
-    return names
+# Bytecode summaries below are kept per code object: the namespace's functions are
+# looked at again for every cell, and disassembling them each time would add up.
+@functools.lru_cache(maxsize=4096)
+def _nonlocal_names(code: types.CodeType) -> frozenset[str]:
+    """Enclosed variables this code (not its nested code) rebinds with `nonlocal`."""
+    return frozenset(i.argval for i in dis.get_instructions(code)
+                     if i.opname in ("STORE_DEREF", "DELETE_DEREF")
+                     and i.argval in code.co_freevars)
 
 
+@functools.lru_cache(maxsize=4096)
 def _writes_nonlocal(code: types.CodeType) -> bool:
-    for instr in dis.get_instructions(code):
-        if instr.opname in ("STORE_DEREF", "DELETE_DEREF") and instr.argval in code.co_freevars:
-            return True
+    if _nonlocal_names(code):
+        return True
     return any(_writes_nonlocal(c) for c in code.co_consts if isinstance(c, types.CodeType))
 
 
+@functools.lru_cache(maxsize=4096)
 def _changes_enclosed(code: types.CodeType) -> bool:
     """A line that loads an enclosed variable and stores into an attribute or item
     (`wrapper.calls += 1`, `cache[key] = v` with `cache` from the enclosing function)."""
@@ -312,6 +317,7 @@ def class_state_reason(cls: type) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
 def _stores_outside_self(code: types.CodeType) -> bool:
     """An attribute store whose object is not the method's first parameter loaded plainly."""
     first = code.co_varnames[0] if code.co_argcount else None
