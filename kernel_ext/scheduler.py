@@ -56,6 +56,7 @@ import time
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import Any
 
+from kernel_ext.child_jobs import ChildJobs
 from kernel_ext.errors import JobCancelledError
 from kernel_ext.events import FINAL_STATES, EventDispatcher, Observer, TaskState, make_event
 from kernel_ext.graph import Graph, needs_resolving
@@ -90,7 +91,7 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-class Job(SliceRunner):
+class Job(SliceRunner, ChildJobs):
     """One run of a graph. Create with :func:`kernel_ext.submit`; it does not block.
 
     ``outputs`` is the requested key structure (a key, or nested lists of keys);
@@ -108,6 +109,10 @@ class Job(SliceRunner):
         keep_going: bool = False,
         name: str | None = None,
         pool: SharedThreadPool | None = None,
+        parent: Job | None = None,
+        parent_key: Hashable = None,
+        in_place: Iterable[Hashable] = (),
+        loop_order: bool = False,
     ) -> None:
         if backend not in BACKENDS:
             raise ValueError(
@@ -117,6 +122,8 @@ class Job(SliceRunner):
             raise ValueError(f"num_workers must be a positive integer, not {num_workers!r}")
         if not isinstance(retries, int) or retries < 0:
             raise ValueError(f"retries must be a non-negative integer, not {retries!r}")
+        if parent is not None:  # a child runs in its parent's slices (kernel_ext.child_jobs)
+            backend, num_workers, pool = parent.backend, parent.num_workers, parent._pool
         self.id = next(_job_ids)
         self.name = name or f"job {self.id}"
         self.graph = graph
@@ -179,19 +186,23 @@ class Job(SliceRunner):
         self._slots: list[ProcessSlot] = []
         self._free_slots: list[ProcessSlot] = []
         self._running_slots: set[ProcessSlot] = set()
+        self._init_family(parent, parent_key, in_place, loop_order)
 
     # ----------------------------------------------------------------- public API
 
     def __repr__(self) -> str:
         done = self.counts[TaskState.FINISHED]
-        return f"<Job {self.id} {self.status.value}: {done}/{len(self.keys)} tasks finished>"
+        return f"<Job {self.id} {self.status.value}: {done}/{self.task_count} tasks finished>"
 
     @property
     def counts(self) -> dict[TaskState, int]:
-        """How many tasks are in each state (every state but RETRIED, an event only)."""
+        """How many tasks are in each state (every state but RETRIED, an event only).
+
+        A statement that fanned out counts as its iterations (see :meth:`expand`).
+        """
         totals = dict.fromkeys(_COUNTED, 0)
-        for counts in list(self._group_counts.values()):
-            for state, n in list(counts.items()):
+        for counts in self.group_counts().values():
+            for state, n in counts.items():
                 totals[state] += n
         return totals
 
@@ -212,10 +223,10 @@ class Job(SliceRunner):
         """
         snapshot = {group: counts.copy() for group, counts in self._group_counts.items()}
         sizes = self._group_sizes
-        if all(sum(counts.values()) == sizes[group] for group, counts in snapshot.items()):
-            return snapshot
-        with self._lock:
-            return {group: counts.copy() for group, counts in self._group_counts.items()}
+        if not all(sum(counts.values()) == sizes[group] for group, counts in snapshot.items()):
+            with self._lock:
+                snapshot = {group: counts.copy() for group, counts in self._group_counts.items()}
+        return self._with_children(snapshot)
 
     def subscribe(self, observer: Observer, states: Iterable[TaskState] | None = None) -> None:
         """Call ``observer(events)`` with batches of events from now on, off the job's threads.
@@ -234,6 +245,8 @@ class Job(SliceRunner):
 
         Runs at once, in this thread, if that has already happened.
         """
+        if self._parent is not None:
+            raise RuntimeError("a child job has no done callbacks; wait() on it")
         if not self._events.add_done_callback(lambda: callback(self)):
             callback(self)
 
@@ -245,11 +258,17 @@ class Job(SliceRunner):
             self.status = JobStatus.RUNNING
             self.started_at = time.monotonic()
             for i in range(len(self.keys)):
-                if self._waiting[i] == 0:
+                if i in self._in_place:
+                    self._set_state(i, TaskState.RUNNING)  # the caller runs it
+                    self._attempts[i] = 1
+                elif self._waiting[i] == 0:
                     self._make_ready(i)
             if not self.keys:
                 self._finish_locked()
                 return self
+        if self._parent is not None:
+            self._parent._adopt(self)
+            return self
         if self.backend == "sync":
             self._active_loops = 1
             try:
@@ -275,7 +294,9 @@ class Job(SliceRunner):
         KeyboardInterrupt the job is cancelled and the interrupt re-raised.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        helping = self._pool.in_pool_thread() and self.backend != "sync"
+        # A child job's tasks run only in its parent's slices: its waiter helps, always.
+        helping = self._parent is not None or (
+            self._pool.in_pool_thread() and self.backend != "sync")
         try:
             while not self._done.is_set():
                 remaining = 0.1 if deadline is None else min(0.1, deadline - time.monotonic())
@@ -365,8 +386,11 @@ class Job(SliceRunner):
             running = list(self._running_slots)
             if was_pending:
                 self.started_at = time.monotonic()
+            children = list(self._children)
         for slot in running:
             slot.kill()
+        for child in children:
+            child.cancel()
         with self._lock:
             self._finish_locked()
 
@@ -427,6 +451,8 @@ class Job(SliceRunner):
         self._unresolved -= 1
         if TaskState.FAILED in self._events.wanted:
             self._emit(i, TaskState.FAILED, worker, start, end, error)
+        if self._loop_order:
+            self._cancel_queued_after(i)
         if self.keep_going:
             self._skip_dependents(i)
         else:
@@ -472,7 +498,8 @@ class Job(SliceRunner):
             _slot_pool.release(self._slots)
             self._slots = []
         self._done.set()
-        self._events.close()
+        if self._parent is None:  # a child's events are its parent's, which closes them
+            self._events.close()
 
 
 _TASK_NOTE = "(raised by kernel_ext task {key!r})"

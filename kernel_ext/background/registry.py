@@ -86,7 +86,7 @@ class BackgroundJob:
     @property
     def progress_text(self) -> str:
         counts = self.run.job.counts
-        return f"{counts[TaskState.FINISHED]}/{len(self.run.job.keys)} tasks"
+        return f"{counts[TaskState.FINISHED]}/{self.run.job.task_count} tasks"
 
     @property
     def duration(self) -> float:

@@ -26,7 +26,10 @@ import builtins
 import contextvars
 import functools
 import itertools
-from collections.abc import Callable, MutableMapping
+import reprlib
+import threading
+import time
+from collections.abc import Callable, Hashable, MutableMapping
 from types import CodeType
 from typing import Any
 
@@ -186,11 +189,17 @@ def run_fanout(
     backend: str = "threads",
     workers: int | None = None,
     context: contextvars.Context | None = None,
+    job: Job | None = None,
+    key: Hashable = None,
 ) -> None:
     """Execute the fanned-out statement in ``namespace``, with the plain statement's effect.
 
     ``context``: the statement's context variables, where the settings worker
-    processes take along are read (else: this thread's).
+    processes take along are read (else: this thread's). ``job`` and ``key``:
+    the cell's job and this statement's task in it; the iterations, once fanned
+    out, become a child job of it (:mod:`kernel_ext.child_jobs`): they run in
+    its workers (``workers`` bounds them with everything else) and show in its
+    views. Without ``job`` they run as a job of their own.
 
     The first iterations run in place (:mod:`kernel_ext.cell.fanout_inline`);
     the engine gets the rest only when they are slow enough to gain from it.
@@ -231,20 +240,33 @@ def run_fanout(
     def new_feeders() -> list[Feeder]:
         return [Feeder(namespace[acc.name]) for acc in fanout.accumulators]
 
-    def fan_out(first: int) -> bool:
-        job = _start_job(fanout, function, items, first, backend, workers, state, context)
-        if job is not None:
-            started.append(job)
-        return job is not None
+    here = threading.current_thread().name  # the worker this statement runs as
+
+    def fan_out(first: int, spans: list[tuple[float, float]]) -> bool:
+        """Iterations ``first``... as tasks; those before it ran here (``spans``), the one
+        before it runs here now."""
+        iterations = _start_job(fanout, function, items, first, backend, workers, state,
+                                context, job, key)
+        if iterations is None:
+            return False
+        for k, (start, end) in enumerate(spans):
+            iterations.record_in_place(k, start, end, worker=here)
+        started.append(iterations)
+        return True
 
     probe = InlineProbe(WATCH_SECONDS.get(backend, 0.002), PROBE_SECONDS, fan_out)
     try:
         first = probe.run(len(items), new_feeders, run_in_place)
-    except BaseException:
-        if started:
-            started[0].cancel()  # later iterations never run in the plain loop
+    except BaseException as error:
+        if started:  # the iteration running here raised: later ones never run in the plain loop
+            started[0].record_in_place(len(probe.spans), probe.last_started, time.monotonic(),
+                                       error=error, worker=here)
+            started[0].cancel()
+            drop_task_notes(error)  # the plain loop's own error, without the engine's note
         raise
     if started:
+        start, end = probe.spans[first - 1]
+        started[0].record_in_place(first - 1, start, end, worker=here)
         _finish_job(fanout, namespace, started[0], first, values,
                     lambda k: run_in_place(k, new_feeders()), apply)
     elif first < len(items):
@@ -266,10 +288,30 @@ def _in_a_copy_of(context: contextvars.Context, func: Any, *args: Any) -> Any:
     return context.copy().run(func, *args)
 
 
+def _labelled(k: int, item: Any) -> dict[str, Any]:
+    """Meta of iteration ``k``: a label made only when a view asks (``iteration 7: 'x'``)."""
+    return {"label": functools.partial(_iteration_label, k, item)}
+
+
+def _iteration_label(k: int, item: Any) -> str:
+    if isinstance(item, str | bytes | int | float | complex | bool | tuple | list | dict | set
+                  | frozenset | type(None)):
+        shown = reprlib.repr(item)  # cut short, whatever the size
+    else:
+        shown = f"<{type(item).__name__}>"  # a repr of unknown cost (a DataFrame's) is not made
+    return f"iteration {k}: {shown}"
+
+
+def _ran_in_place() -> None:
+    raise AssertionError("an iteration run in place is never run by the engine")
+
+
 def _start_job(fanout: FanOut, function: Any, items: list[Any], first: int, backend: str,
                workers: int | None, state: ProcessState | None,
-               context: contextvars.Context | None = None) -> Job | None:
-    """Iterations ``first``... as engine tasks (their output kept per iteration).
+               context: contextvars.Context | None = None, parent: Job | None = None,
+               parent_key: Hashable = None) -> Job | None:
+    """Every iteration as an engine task (their output kept per iteration); those before
+    ``first`` ran in place (reported with ``record_in_place``), the others are run.
 
     None when the iteration cannot be sent to worker processes (it then runs in place).
     """
@@ -277,7 +319,12 @@ def _start_job(fanout: FanOut, function: Any, items: list[Any], first: int, back
     is_loop = fanout.kind is FanOutKind.FOR_LOOP
     keep = fanout.locals_left_behind
     keys = range(first, len(items))
-    group = f"{fanout.kind.value} over {ast.unparse(fanout.iterable)}"
+    if parent is not None:
+        group = parent.group_of(parent_key)  # the statement's row in the cell's views
+    else:
+        group = f"{fanout.kind.value} over {ast.unparse(fanout.iterable)}"
+    placed = [Task(key=k, func=_ran_in_place, group=group, meta=_labelled(k, items[k]))
+              for k in range(first)]
     if backend == "processes":
         try:
             packed = transport.dumps(function)
@@ -286,16 +333,17 @@ def _start_job(fanout: FanOut, function: Any, items: list[Any], first: int, back
         tasks = [Task(key=k, func=run_iteration_shipped,
                       args=(packed, Call(_pack, (_Literal(items[k]),)), kinds, keep, is_loop,
                             state),
-                      group=group) for k in keys]
+                      group=group, meta=_labelled(k, items[k])) for k in keys]
     else:
         run = _run_iteration if context is None else functools.partial(
             _in_a_copy_of, context, _run_iteration)
         tasks = [Task(key=k, func=run,
                       args=(_Literal(function), _Literal(items[k]), kinds, keep, is_loop,
                             TaskOutput()),
-                      group=group) for k in keys]
-    job = Job(Graph(tasks), list(keys), backend=backend, num_workers=workers,
-              keep_going=True, name="fan-out")
+                      group=group, meta=_labelled(k, items[k])) for k in keys]
+    job = Job(Graph(placed + tasks), list(range(len(items))), backend=backend,
+              num_workers=workers, keep_going=True, loop_order=True, name="fan-out",
+              parent=parent, parent_key=parent_key, in_place=range(first))
     job.start()
     return job
 
@@ -314,9 +362,9 @@ def _finish_job(fanout: FanOut, namespace: MutableMapping[str, Any], job: Job, f
     """Apply iterations ``first``... in order, as the plain loop would; raise the first error."""
     job.wait()
     states = job.states()
-    count = len(states)
-    failed = min((k for k, s in states.items() if s is TaskState.FAILED), default=None)
-    done = first + count if failed is None else failed
+    failed = min((k for k, s in states.items() if s is TaskState.FAILED and k >= first),
+                 default=None)
+    done = len(states) if failed is None else failed
     results = job.results
     is_loop = fanout.kind is FanOutKind.FOR_LOOP
 

@@ -38,11 +38,13 @@ class InlineProbe:
     """Runs iterations in place until they prove slow (fan out the rest) or the probe ends."""
 
     def __init__(self, watch: float, probe: float,
-                 start_fanout: Callable[[int], bool]) -> None:
+                 start_fanout: Callable[[int, list[tuple[float, float]]], bool]) -> None:
         self._watch = watch
         self._probe = probe
-        # called with the first index to fan out; False: it cannot be (stay in place)
+        # called with the first index to fan out and the (start, end) of each iteration
+        # run here before the one running now; False: it cannot be (stay in place)
         self._start_fanout = start_fanout
+        self.spans: list[tuple[float, float]] = []  # (start, end) of iterations run here
         self._lock = threading.Lock()
         # All below under the lock:
         self._count = 0
@@ -78,7 +80,9 @@ class InlineProbe:
                     self._running, self._started, self._feeders = k, now, feeders
                 run_one(k, feeders)
                 with self._lock:
-                    self._done_time += time.monotonic() - self._started
+                    ended = time.monotonic()
+                    self.spans.append((self._started, ended))
+                    self._done_time += ended - self._started
                     self._done_calls += sum(feeder.fed for feeder in feeders)
                     self._running = None
                 k += 1
@@ -88,13 +92,19 @@ class InlineProbe:
                 self._running = None
             self._stop.set()
 
+    @property
+    def last_started(self) -> float:
+        """When the last iteration run here started."""
+        return self._started
+
     def _watch_loop(self) -> None:
         while not self._stop.wait(self._watch / 2):
             with self._lock:
                 worth = None if self._running is None else self._worth_fanning_out()
                 if worth is None:
                     continue
-                if worth and self._start_fanout(self._running + 1):  # type: ignore[operator]
+                if worth and self._start_fanout(self._running + 1,  # type: ignore[operator]
+                                                list(self.spans)):
                     self.fanned_from = self._running + 1  # type: ignore[operator]
             return  # decided (under the lock, so the loop waits for the decision)
 

@@ -154,6 +154,7 @@ class CellRun:
                 "source": stmt.source,
                 "lineno": stmt.lineno,
                 "edge_labels": edge_labels,
+                "fans_out": stmt.fanout is not None,  # views show its iterations' count
             },
             local=True,
         )
@@ -204,7 +205,8 @@ class CellRun:
                 try:
                     run_fanout(fanout, ns, self.filename, flags=self._flags,
                                backend=self.options.backend, workers=self.options.workers,
-                               context=contextvars.copy_context())  # this statement's
+                               context=contextvars.copy_context(),  # this statement's
+                               job=self.job, key=index)
                 except Exception as error:
                     if fanout.kind is FanOutKind.FOR_LOOP or not _comprehension_has_a_frame():
                         raise

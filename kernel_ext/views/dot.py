@@ -18,6 +18,9 @@ from typing import Any
 from kernel_ext.events import TaskState
 
 COLLAPSE_OVER = 200
+#: The count line of a task that may fan out (``meta['fans_out']``), drawn this wide so
+#: the live ``done/total`` of its iterations fits; the graph view replaces it.
+COUNT_PLACEHOLDER = "0000/0000"
 STATE_COLORS: dict[TaskState, str] = {
     TaskState.WAITING: "#eeeeee",
     TaskState.QUEUED: "#cfe2f3",
@@ -51,6 +54,7 @@ class GraphLayout:
         self.collapsed = collapsed
         self.names: list[str] = []
         self.sizes: list[int] = []
+        self.counted: set[int] = set()  # uncollapsed nodes with a count line (fan-outs)
         self._members: list[list[Hashable]] | None = []
         self._list_members: Callable[[], list[list[Hashable]]] | None = None
 
@@ -121,7 +125,11 @@ def build(graph: Any, keys: Iterable[Hashable], states: Mapping[Hashable, TaskSt
     for i, key in enumerate(keys):
         task = graph.tasks[key]
         color = STATE_COLORS[states.get(key, TaskState.WAITING)]
-        dg.node(f"n{i}", label=_esc(node_label(key, task.meta)), id=f"kx{i}", fillcolor=color,
+        label = _esc(node_label(key, task.meta))
+        if task.meta.get("fans_out"):
+            label = _plain(f"{label}\\n{COUNT_PLACEHOLDER}")
+            layout.counted.add(i)
+        dg.node(f"n{i}", label=label, id=f"kx{i}", fillcolor=color,
                 tooltip=_esc(f"{key} ({task.group})"))
         layout.members.append([key])
         layout.sizes.append(1)

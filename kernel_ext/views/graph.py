@@ -22,6 +22,7 @@ import ipywidgets as w
 
 from kernel_ext.views.dot import (
     COLLAPSE_OVER,
+    COUNT_PLACEHOLDER,
     INSTALL_HINT,
     STATE_COLORS,
     GraphLayout,
@@ -52,9 +53,9 @@ class SvgTemplate:
                 continue
             self._cut(svg, pos, fill.start(1), fill.end(1), ("fill", node))
             pos = fill.end(1)
-            if layout.collapsed:
+            if layout.collapsed or node in layout.counted:
                 total = layout.sizes[node]
-                text = f">{total}/{total}<"
+                text = f">{total}/{total}<" if layout.collapsed else f">{COUNT_PLACEHOLDER}<"
                 at = svg.find(text, pos, end_of_node)
                 if at >= 0:
                     self._cut(svg, pos, at + 1, at + len(text) - 1, ("count", node))
@@ -97,6 +98,7 @@ class GraphView:
         self._collapse_over = collapse_over
         self._layout_thread: threading.Thread | None = None
         self._node_of: dict[Hashable, int] = {}
+        self._counted_of: dict[str, int] = {}  # group of a fan-out's node -> the node
         self._group_node: dict[str, int] = {}
         self._svg: list[str] = []
         self._drawable = dot_available()
@@ -119,6 +121,8 @@ class GraphView:
             self._group_node = {name: n for n, name in enumerate(self.layout.names)}
         else:
             self._node_of = {keys[0]: n for n, keys in enumerate(self.layout.members)}
+            self._counted_of = {job.group_of(self.layout.members[n][0]): n
+                                for n in self.layout.counted}
         self._layout_thread = threading.Thread(target=self._lay_out, daemon=True,
                                                name=f"kernel_ext-graph-{job.id}")
         self._layout_thread.start()
@@ -171,6 +175,7 @@ class GraphView:
             nodes = {self._group_node[g] for g in changes.groups if g in self._group_node}
         else:
             nodes = {self._node_of[k] for k in changes.keys if k in self._node_of}
+            nodes.update(self._counted_of[g] for g in changes.groups if g in self._counted_of)
         if nodes:
             self._refresh_nodes(model, nodes)
 
@@ -180,10 +185,13 @@ class GraphView:
         for i, (kind, node) in enumerate(template.slots):
             if node not in nodes:
                 continue
-            if not layout.collapsed:
+            if not layout.collapsed and node not in layout.counted:
                 template.values[i] = STATE_COLORS[model.state(layout.members[node][0])]
                 continue
-            group = model.groups[layout.names[node]]
+            # A collapsed group, or a loop shown as its iterations: colour and done/total.
+            name = (layout.names[node] if layout.collapsed
+                    else self.job.group_of(layout.members[node][0]))
+            group = model.groups[name]
             if kind == "fill":
                 template.values[i] = group_color(group.counts, group.total)
             else:

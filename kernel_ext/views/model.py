@@ -44,6 +44,7 @@ class GroupCounts:
     total: int = 0
     raw: dict[str, int] = field(default_factory=lambda: {s.value: 0 for s in TaskState})
     error: str | None = None  # one-line summary of the group's first failure
+    started: float | None = None  # when a poll first saw one of its tasks past waiting
 
     @property
     def counts(self) -> dict[TaskState, int]:
@@ -90,11 +91,17 @@ class JobModel:
         """Read the job's current counts (and states, if tracked); note what changed."""
         groups, changed_groups = self.groups, self.changed_groups
         for name, counts in self.job.group_counts().items():
-            group = groups[name]
+            group = groups.get(name)
+            if group is None:  # a group only a child job has (see kernel_ext.child_jobs)
+                group = groups[name] = GroupCounts()
             raw = {state._value_: n for state, n in counts.items()}
             raw[_RETRIED] = 0
             if raw != group.raw:
                 group.raw = raw
+                # A statement that fans out grows from one task to its iterations.
+                group.total = sum(raw.values())
+                if group.started is None and raw[_WAITING] < group.total:
+                    group.started = time.monotonic()
                 changed_groups.add(name)
         errors = self.job.errors  # a copy; jobs rarely fail many tasks
         if len(errors) > self._errors_seen:
@@ -150,7 +157,7 @@ class JobModel:
         ended = self.ended()
         if elapsed >= 3 * after or not ended:
             return True
-        return elapsed * (len(self.job.keys) - ended) / ended >= after
+        return elapsed * (self.job.task_count - ended) / ended >= after
 
     def totals(self) -> dict[TaskState, int]:
         out = dict.fromkeys(TaskState, 0)

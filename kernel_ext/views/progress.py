@@ -31,7 +31,7 @@ def fmt_seconds(seconds: float) -> str:
 def summary_text(job: Any, model: JobModel) -> str:
     """``12 tasks · 3.2 s · 2 workers``, plus failed/skipped/cancelled counts if any."""
     totals = model.totals()
-    n = len(job.keys)
+    n = job.task_count  # a loop that fanned out counts as its iterations
     parts = [f"{n} task{'s' if n != 1 else ''}"]
     if job.started_at is not None:
         end = job.ended_at if job.ended_at is not None else time.monotonic()
@@ -88,9 +88,13 @@ class _GroupRow:
     def show(self, group: GroupCounts, final: bool) -> None:
         counts = group.counts
         ended = sum(counts[s] for s in _ENDED)
+        self.bar.max = max(group.total, 1)  # a fanned-out loop grows to its iterations
         parts = [f"{counts[TaskState.FINISHED]}/{group.total}"]
         if counts[TaskState.RUNNING] and not final:
             parts.append(f"{counts[TaskState.RUNNING]} running")
+            if group.started is not None and 0 < ended < group.total:
+                elapsed = time.monotonic() - group.started
+                parts.append(f"~{fmt_seconds(elapsed * (group.total - ended) / ended)} left")
         for state in (TaskState.FAILED, TaskState.SKIPPED, TaskState.CANCELLED):
             if counts[state]:
                 parts.append(f"{counts[state]} {state.value}")
@@ -113,7 +117,8 @@ class ProgressView:
         self.job = job
         looks = _Looks()
         self.title = looks.html_widget(f"<b>{html.escape(job.name)}</b>")
-        self.overall = looks.progress_bar(len(job.keys))
+        self.overall = looks.progress_bar(job.task_count)
+        self._looks = looks
         self.overall_text = looks.html_widget()
         self.cancel_button = w.Button(description="Cancel", icon="stop",
                                       button_style="warning", layout=w.Layout(width="8em"))
@@ -135,15 +140,22 @@ class ProgressView:
     def refresh(self, model: JobModel, changes: Changes) -> None:
         totals = model.totals()
         ended = sum(totals[s] for s in _ENDED)
+        self.overall.max = max(sum(totals.values()), 1)
         self.overall.value = ended
         if any(g.counts[TaskState.FAILED] for g in model.groups.values()):
             self.overall.bar_style = "danger"
         self.overall_text.value = html.escape(self._timing(ended))
-        for name in changes.groups if changes is not NO_CHANGES else self.rows:
+        for name in changes.groups if changes is not NO_CHANGES else list(self.rows):
+            if name not in self.rows:  # a group only a child job has
+                self._add_row(name, model.groups[name])
             self.rows[name].show(model.groups[name], final=False)
 
+    def _add_row(self, name: str, group: GroupCounts) -> None:
+        row = self.rows[name] = _GroupRow(name, group.total, self._looks)
+        self.widget.children = [*self.widget.children, row.box]
+
     def _timing(self, ended: int) -> str:
-        job, n = self.job, len(self.job.keys)
+        job, n = self.job, self.job.task_count
         text = f"{ended}/{n}"
         if job.started_at is None:
             return text
@@ -159,7 +171,7 @@ class ProgressView:
         for row in self.rows.values():
             row.show(model.groups[row.label.value], final=True)
         totals = model.totals()
-        ok = totals[TaskState.FINISHED] == len(self.job.keys)
+        ok = totals[TaskState.FINISHED] == sum(totals.values())
         self.overall.bar_style = "success" if ok else (
             "danger" if totals[TaskState.FAILED] else "warning")
         self.cancel_button.disabled = True

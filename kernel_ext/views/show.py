@@ -38,7 +38,7 @@ class JobViews(w.VBox):
     def plain_text(self) -> str:
         job = self.hub.job
         if not self.hub.final:
-            return f"{job.name}: running, {len(job.keys)} tasks"
+            return f"{job.name}: running, {job.task_count} tasks"
         return f"{job.name}: {summary_text(job, self.hub.model)}"
 
     def _bundle(self) -> dict[str, Any]:

@@ -164,7 +164,7 @@ class TaskStreamView:
 
         job = self.job
         self.source = ColumnDataSource(data=self.columns)
-        hover = HoverTool(tooltips=[("key", "@key"), ("group", "@group"), ("worker", "@worker"),
+        hover = HoverTool(tooltips=[("task", "@key"), ("group", "@group"), ("worker", "@worker"),
                                     ("start", "@left{0.000} s"),
                                     ("duration", "@duration{0.000} s"), ("tasks", "@count")])
         fig = Plot(height=max(160, 40 + 26 * job.num_workers), sizing_mode="stretch_width",
@@ -172,9 +172,11 @@ class TaskStreamView:
                    x_range=DataRange1d(), y_range=DataRange1d(flipped=True),
                    tools=[PanTool(dimensions="width"), WheelZoomTool(dimensions="width"),
                           ResetTool(), SaveTool(), hover])
+        # A white outline tells adjacent bars apart: 40 back-to-back iterations on one
+        # lane are 40 bars, not one long task.
         fig.add_glyph(self.source, HBar(y="lane", left="left", right="right", height=0.8,
                                         fill_color="color", fill_alpha="alpha",
-                                        line_color=None))
+                                        line_color="white", line_width=1))
         x_axis = LinearAxis(axis_label="seconds since start")
         fig.add_layout(x_axis, "below")
         fig.add_layout(LinearAxis(ticker=FixedTicker(ticks=[])), "left")
@@ -240,7 +242,8 @@ class TaskStreamView:
             short[worker] = short_worker(name)
         color_of = {(g, st): FAILED_COLOR if st is TaskState.FAILED else self._color(g)
                     for g, st in dict.fromkeys(zip(groups, states, strict=True))}
-        new["key"].extend(map(str, keys))
+        job_ids = (run.job_id for run in runs)
+        new["key"].extend(map(self.job.describe, job_ids, keys))  # e.g. "iteration 7: 'x'"
         new["group"].extend(groups)
         new["worker"].extend(map(short.__getitem__, workers))
         new["lane"].extend(map(lane_of.__getitem__, workers))

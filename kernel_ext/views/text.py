@@ -25,7 +25,7 @@ class TextProgress:
 
     def line(self, model: JobModel) -> str:
         totals = model.totals()
-        n = len(self.job.keys)
+        n = self.job.task_count
         ended = sum(totals[s] for s in _ENDED)
         filled = WIDTH * ended // n if n else WIDTH
         text = f"{self.job.name} [{'#' * filled}{' ' * (WIDTH - filled)}] {ended}/{n}"
