@@ -79,6 +79,17 @@ def _run_in_worker(
     return value, os.getpid(), start, time.monotonic()
 
 
+def _run_batch_in_worker(
+    calls: list[tuple[Callable[..., Any], tuple[Any, ...], Mapping[str, Any]]],
+) -> tuple[list[tuple[Any, float, float]], int]:
+    """Runs in the worker: each call in order, as :func:`_run_in_worker` runs one."""
+    outcomes = []
+    for func, args, kwargs in calls:
+        value, _pid, start, end = _run_in_worker(func, args, kwargs)
+        outcomes.append((value, start, end))
+    return outcomes, os.getpid()
+
+
 class CancelledInWorker(Exception):
     """Raised by :meth:`ProcessSlot.run` when the slot was killed by a cancel."""
 
@@ -143,6 +154,44 @@ class ProcessSlot:
             exc.__cause__ = RemoteTraceback(value.text)
             raise exc
         return value, f"pid:{pid}", start, end
+
+    def run_batch(
+        self,
+        keys: list[Any],
+        calls: list[tuple[Callable[..., Any], tuple[Any, ...], Mapping[str, Any]]],
+        on_start: Callable[[str], None] | None = None,
+    ) -> tuple[list[tuple[Any, BaseException | None, float, float]], str]:
+        """Run several calls in the worker in one round trip (see
+        :mod:`kernel_ext.process_batches`); returns ((value, error, start, end) per
+        call, worker name). A call's own exception is returned, not raised; a dead
+        process, a batch that cannot travel and a cancel raise as for :meth:`run`."""
+        executor = self._get_executor()
+        if self._killed_by_cancel:
+            raise CancelledInWorker(keys)
+        try:
+            future = executor.submit(_run_batch_in_worker, calls)
+            if on_start is not None:
+                on_start(_worker_name(executor))
+            outcomes, pid = future.result()
+        except BrokenProcessPool as exc:
+            self._discard(executor)
+            if self._killed_by_cancel:
+                raise CancelledInWorker(keys) from None
+            raise WorkerDiedError(keys, _death_detail(exc)) from None
+        except Exception:
+            if self._killed_by_cancel:
+                self._discard(executor)
+                raise CancelledInWorker(keys) from None
+            raise
+        results: list[tuple[Any, BaseException | None, float, float]] = []
+        for value, start, end in outcomes:
+            if isinstance(value, _Failure):
+                error = value.exc
+                error.__cause__ = RemoteTraceback(value.text)
+                results.append((None, error, start, end))
+            else:
+                results.append((value, None, start, end))
+        return results, f"pid:{pid}"
 
     def arm(self) -> None:
         """A new task is assigned to this slot: forget earlier kills.

@@ -61,6 +61,7 @@ from kernel_ext.errors import JobCancelledError
 from kernel_ext.events import FINAL_STATES, EventDispatcher, Observer, TaskState, make_event
 from kernel_ext.graph import Graph, needs_resolving
 from kernel_ext.ordering import order
+from kernel_ext.process_batches import BatchSizer
 from kernel_ext.process_pool import ProcessSlot, SlotPool
 from kernel_ext.slices import SliceRunner
 from kernel_ext.thread_pool import SharedThreadPool, shared_pool
@@ -186,6 +187,7 @@ class Job(SliceRunner, ChildJobs):
         self._slots: list[ProcessSlot] = []
         self._free_slots: list[ProcessSlot] = []
         self._running_slots: set[ProcessSlot] = set()
+        self._batch_sizer = BatchSizer()  # processes: how many tasks travel together
         self._init_family(parent, parent_key, in_place, loop_order)
 
     # ----------------------------------------------------------------- public API

@@ -9,6 +9,7 @@ that loop; the job's state and bookkeeping (``_record``, ``_make_ready``,
 from __future__ import annotations
 
 import collections
+import contextlib
 import heapq
 import threading
 import time
@@ -17,6 +18,7 @@ from typing import Any
 
 from kernel_ext.events import TaskState
 from kernel_ext.graph import resolve
+from kernel_ext.process_batches import claim_batch, run_batch
 from kernel_ext.process_pool import CancelledInWorker, ProcessSlot
 from kernel_ext.thread_pool import QUANTUM
 
@@ -209,10 +211,19 @@ class SliceRunner:
                     continue
                 return False
             i = heapq.heappop(ready)
-            self._set_state(i, TaskState.RUNNING)
-            self._attempts[i] += 1
             task = tasks[i]
             remote = not task.local
+            claimed = claim_batch(self, i) if remote else [i]
+            for j in claimed:
+                self._set_state(j, TaskState.RUNNING)
+                self._attempts[j] += 1
+            if len(claimed) > 1:  # short tasks: one round trip for all
+                slot.arm()
+                self._running_slots.add(slot)
+                with contextlib.suppress(CancelledInWorker):
+                    run_batch(self, claimed, slot)
+                self._running_slots.discard(slot)
+                continue
             if remote:
                 slot.arm()
                 self._running_slots.add(slot)
@@ -226,6 +237,8 @@ class SliceRunner:
             lock.acquire()
             if remote:
                 self._running_slots.discard(slot)
+            if remote and outcome[1] is None:
+                self._batch_sizer.measured(self._groups[i], outcome[4] - outcome[3])
             if self._states[i] is TaskState.RUNNING:  # else cancelled meanwhile: dropped
                 self._record(i, *outcome)
             del outcome  # the value is not kept past its recording

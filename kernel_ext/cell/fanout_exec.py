@@ -178,6 +178,15 @@ def locals_at_failure(exc: BaseException, keep: frozenset[str]) -> dict[str, Any
 
 WATCH_SECONDS = {"processes": 0.02}  # an iteration this slow is worth a task (else 2 ms)
 PROBE_SECONDS = 0.02  # iterations run in place this long before the rest runs plainly
+# Worker processes run iterations in batches (kernel_ext.process_batches), so many short
+# ones gain too: at the probe's end, the rest is fanned out if iterations take this long
+# on average and the rest would take this long in place.
+PROCESS_MEAN_SECONDS = 0.0005
+PROCESS_REST_SECONDS = 0.25
+
+
+def _worth_processes(mean: float, left: int) -> bool:
+    return mean >= PROCESS_MEAN_SECONDS and mean * left >= PROCESS_REST_SECONDS
 
 
 def run_fanout(
@@ -254,7 +263,8 @@ def run_fanout(
         started.append(iterations)
         return True
 
-    probe = InlineProbe(WATCH_SECONDS.get(backend, 0.002), PROBE_SECONDS, fan_out)
+    probe = InlineProbe(WATCH_SECONDS.get(backend, 0.002), PROBE_SECONDS, fan_out,
+                        _worth_processes if backend == "processes" else None)
     try:
         first = probe.run(len(items), new_feeders, run_in_place)
     except BaseException as error:

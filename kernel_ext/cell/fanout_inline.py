@@ -38,9 +38,13 @@ class InlineProbe:
     """Runs iterations in place until they prove slow (fan out the rest) or the probe ends."""
 
     def __init__(self, watch: float, probe: float,
-                 start_fanout: Callable[[int, list[tuple[float, float]]], bool]) -> None:
+                 start_fanout: Callable[[int, list[tuple[float, float]]], bool],
+                 worth_at_deadline: Callable[[float, int], bool] | None = None) -> None:
         self._watch = watch
         self._probe = probe
+        # At the probe's end: (mean seconds per iteration, iterations left) -> fan out the
+        # rest? (worker processes gain from many iterations of a millisecond; threads not)
+        self._worth_at_deadline = worth_at_deadline
         # called with the first index to fan out and the (start, end) of each iteration
         # run here before the one running now; False: it cannot be (stay in place)
         self._start_fanout = start_fanout
@@ -75,6 +79,8 @@ class InlineProbe:
                 feeders = new_feeders()
                 with self._lock:
                     now = time.monotonic()
+                    if self.fanned_from is None and now > deadline and self._fan_out_rest(k):
+                        self.fanned_from = k
                     if self.fanned_from is not None or now > deadline:
                         return k  # fanned out, or nothing was slow: the rest runs plainly
                     self._running, self._started, self._feeders = k, now, feeders
@@ -91,6 +97,16 @@ class InlineProbe:
             with self._lock:
                 self._running = None
             self._stop.set()
+
+    def _fan_out_rest(self, k: int) -> bool:
+        """At the probe's end, before iteration k (with the lock held): fan out the rest?"""
+        if self._worth_at_deadline is None or k == 0:
+            return False
+        mean = self._done_time / k
+        if self._done_calls > MAX_CALLS_PER_SECOND * self._done_time:
+            return False
+        return self._worth_at_deadline(mean, self._count - k) and self._start_fanout(
+            k, list(self.spans))
 
     @property
     def last_started(self) -> float:
