@@ -27,7 +27,7 @@ from kernel_ext.events import TaskState
 from kernel_ext.graph import resolve
 from kernel_ext.process_pool import CancelledInWorker, ProcessSlot
 
-BATCH_SECONDS = 0.005  # work per round trip: progress stays live, overhead is amortized
+BATCH_SECONDS = 0.05  # work per round trip: progress stays live, the trip costs about 1%
 MAX_BATCH = 256
 _SMOOTHING = 0.3  # weight of the newest duration in a group's running mean
 

@@ -19,6 +19,7 @@ name, a number or a string).
 
 from __future__ import annotations
 
+import functools
 import gc
 import sys
 import types
@@ -54,18 +55,8 @@ class _Walk:
         self.mutable: dict[int, str] = {}  # id -> a description for the user
         self.buffers: dict[int, str] = {}
         self.truncated = False  # stopped at BUDGET: more may be reachable
-        numpy, pandas = sys.modules.get("numpy"), sys.modules.get("pandas")
-        self._ndarray = getattr(numpy, "ndarray", None)
-        # Values that cannot be changed in place, shared freely by pandas results.
-        self._immutable = tuple(t for t in (
-            getattr(numpy, "dtype", None), getattr(pandas, "Index", None),
-            getattr(pandas, "api", None) and pandas.api.extensions.ExtensionDtype,
-        ) if t is not None)
-        # pandas 3 copies on write: two frames sharing memory never see each other's
-        # changes, so only a frame's own identity can be shared.
-        self._skipped = _OPAQUE + self._immutable
-        copy_on_write = pandas is not None and int(pandas.__version__.split(".")[0]) >= 3
-        self._by_identity = (pandas.DataFrame, pandas.Series) if copy_on_write else ()
+        self._ndarray, self._skipped, self._by_identity = _kinds(
+            sys.modules.get("numpy"), sys.modules.get("pandas"))
 
     def run(self, roots: dict[str, Any]) -> None:
         stack: list[tuple[Any, str]] = [(value, name) for name, value in roots.items()]
@@ -95,6 +86,23 @@ class _Walk:
                 stack.extend((v, name) for v in _function_state(obj))
                 continue
             stack.extend((child, name) for child in _children(obj))
+
+
+@functools.lru_cache(maxsize=4)
+def _kinds(numpy: Any, pandas: Any) -> tuple[Any, tuple[type, ...], tuple[type, ...]]:
+    """For the loaded numpy and pandas (worked out once, not twice per task): the array
+    type, the types not walked, and the types shared by identity only."""
+    ndarray = getattr(numpy, "ndarray", None)
+    # Values that cannot be changed in place, shared freely by pandas results.
+    immutable = tuple(t for t in (
+        getattr(numpy, "dtype", None), getattr(pandas, "Index", None),
+        getattr(pandas, "api", None) and pandas.api.extensions.ExtensionDtype,
+    ) if t is not None)
+    # pandas 3 copies on write: two frames sharing memory never see each other's
+    # changes, so only a frame's own identity can be shared.
+    copy_on_write = pandas is not None and int(pandas.__version__.split(".")[0]) >= 3
+    by_identity = (pandas.DataFrame, pandas.Series) if copy_on_write else ()
+    return ndarray, _OPAQUE + immutable, by_identity
 
 
 def _function_state(function: types.FunctionType) -> Iterable[Any]:
