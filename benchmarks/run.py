@@ -16,7 +16,8 @@ from benchmarks.core import CASES, Row, Settings
 from benchmarks.report import machine, markdown, table
 
 # Modules whose import registers cases; add new case modules here.
-CASE_MODULES = ("overhead", "latency", "cpu", "memory", "cases_views", "cases_parallel")
+CASE_MODULES = ("overhead", "latency", "cpu", "memory", "cases_views", "cases_parallel",
+                "cases_loops")
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 

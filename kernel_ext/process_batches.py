@@ -94,9 +94,7 @@ def run_batch(job: Any, claimed: list[int], slot: ProcessSlot) -> None:
     if TaskState.RUNNING in job._events.wanted:
 
         def on_start(name: str) -> None:
-            now = time.monotonic()
-            for i in claimed:
-                job._emit(i, TaskState.RUNNING, name, now)
+            job._emit(claimed[0], TaskState.RUNNING, name, time.monotonic())
 
     try:
         outcomes, where = slot.run_batch(keys, calls, on_start)
@@ -118,15 +116,19 @@ def run_batch(job: Any, claimed: list[int], slot: ProcessSlot) -> None:
 
 def _record(job: Any, i: int, value: Any, error: BaseException | None, where: str,
             start: float, end: float) -> None:
-    if job._states[i] is TaskState.RUNNING:  # else cancelled meanwhile: dropped
-        job._record(i, value, error, where, start, end)
+    state = job._states[i]
+    if state is TaskState.QUEUED:  # a batch's later task: it ran after the first
+        job._set_state(i, TaskState.RUNNING)
+    elif state is not TaskState.RUNNING:  # cancelled meanwhile: dropped
+        return
+    job._record(i, value, error, where, start, end)
 
 
 def _send_back(job: Any, claimed: list[int]) -> None:
     """A batch failed as a whole: its tasks are ready again, their groups go one by one."""
     for i in claimed:
         job._batch_sizer.send_alone(job._groups[i])
-        if job._states[i] is TaskState.RUNNING:
+        if job._states[i] in (TaskState.RUNNING, TaskState.QUEUED):
             job._attempts[i] -= 1
             job._set_state(i, TaskState.QUEUED)
             if not job._stopping:

@@ -214,8 +214,10 @@ class SliceRunner:
             task = tasks[i]
             remote = not task.local
             claimed = claim_batch(self, i) if remote else [i]
+            # A worker runs a batch's tasks one after the other: the first is RUNNING,
+            # the others stay QUEUED until the batch comes back (views say "2 running").
+            self._set_state(i, TaskState.RUNNING)
             for j in claimed:
-                self._set_state(j, TaskState.RUNNING)
                 self._attempts[j] += 1
             if len(claimed) > 1:  # short tasks: one round trip for all
                 slot.arm()

@@ -27,4 +27,5 @@ def test_cases_are_registered() -> None:
     from benchmarks.run import main
 
     assert main(["--list"]) == 0  # imports every case module, which registers its cases
-    assert {"overhead-threads", "sleep-makespan", "cpu-processes", "tree-memory"} <= set(CASES)
+    assert {"overhead-threads", "sleep-makespan", "cpu-processes", "tree-memory",
+            "loops-processes", "loops-views"} <= set(CASES)
