@@ -115,6 +115,14 @@ class ChildJobs:
         if stopping:
             child.cancel()
 
+    def fanned_out(self: Any, job_id: int, key: Hashable) -> bool:
+        """Whether an event's task counts as its child's tasks (a loop that fanned out:
+        views draw its iterations, not the statement's own run)."""
+        if job_id != self.id:
+            return False
+        i = self._index.get(key)
+        return i is not None and self._counts_of[i] is not self._group_counts[self._groups[i]]
+
     def _slot_of_this_thread(self: Any) -> ProcessSlot | None:
         return self._thread_slots.get(threading.get_ident())
 

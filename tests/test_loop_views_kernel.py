@@ -143,6 +143,7 @@ def test_iterations_show_in_progress_stream_and_graph(case) -> None:
     iterations = [r for r in rows if r["key"].startswith("iteration ")]
     assert sorted(int(r["key"].split()[1].rstrip(":")) for r in iterations) == list(range(n))
     assert len({r["worker"] for r in iterations}) >= 2  # on the lanes of several workers
+    assert not [r for r in rows if r["key"] == label or r["key"].startswith(label[:8])], rows
     svg = next(s["state"]["value"] for s in states
                if s["model_name"] == "HTMLModel" and "<svg" in s["state"].get("value", ""))
     assert "could not be laid out" not in shown

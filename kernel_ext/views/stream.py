@@ -229,6 +229,8 @@ class TaskStreamView:
         a row at a time: the stream's first ``max_rows`` runs come in a few
         refreshes of a big job, and building them was most of a refresh's cost.
         """
+        # A loop that fanned out is drawn as its iterations, not as one bar over them.
+        runs = [run for run in runs if not self.job.fanned_out(run.job_id, run.key)]
         if not runs:
             return
         _, keys, groups, states, workers, starts, ends, *_ = zip(*runs, strict=True)
