@@ -127,3 +127,16 @@ def test_labels_with_characters_dot_treats_specially_lay_out(kernel: KernelSessi
     assert res.stderr == ""
     sent = json.dumps([m.get("content") for m in res.raw])  # the widgets' state updates
     assert "<svg" in sent and "could not be laid out" not in sent
+
+
+def test_jobs_count_a_background_loops_iterations_and_its_end(kernel: KernelSession) -> None:
+    """%jobs counts a background loop's iterations, and once a later cell has read the
+    loop's names the job reads as finished, not running."""
+    kernel.run_ok("import time\ndef fetch(i):\n    time.sleep(0.1)\n    return i\n")
+    started = kernel.run_ok("%%parallel --background --workers 4\nres = []\n"
+                            "for i in range(10):\n    res.append(fetch(i))\n")
+    number = started.stdout.split()[-1]
+    assert kernel.run_ok("print(res)").stdout.strip().endswith(str(list(range(10))))
+    table = kernel.run_ok("%jobs").results[0]["text/plain"]
+    row = next(line for line in table.splitlines() if line.split()[0] == number)
+    assert row.split()[1:3] == ["finished", "11/11"], table

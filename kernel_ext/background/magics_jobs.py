@@ -54,11 +54,20 @@ class JobsTable:
         return f"<table class='kernel-ext-jobs'><tr>{head}</tr>{body}</table>"
 
 
+SETTLE_WAIT = 1.0  # seconds %jobs waits for an ended job's outcome
+
+
 def jobs_line(registry: JobRegistry, line: str) -> Any:
     """Run ``%parallel <line>`` (no cell): jobs, cancel, wait."""
     words = _words(line)
     if not words or words[0] == "jobs":
-        return JobsTable([registry[n] for n in registry])
+        jobs = [registry[n] for n in registry]
+        for job in jobs:
+            # A job whose tasks have all ended is settled by the releaser thread within
+            # moments: show its outcome, not "running" (a later cell may have read its names).
+            if job.run.job.done():
+                job.wait(SETTLE_WAIT)
+        return JobsTable(jobs)
     command, rest = words[0], words[1:]
     if command == "cancel":
         if len(rest) != 1:
