@@ -28,7 +28,7 @@ from typing import Any
 
 BUDGET = 100_000  # objects visited per side (about 0.25 s) before giving up: may share
 
-_ATOMS = frozenset({
+ATOMS = _ATOMS = frozenset({  # values that never change in place
     int, float, complex, bool, str, bytes, type(None), type(Ellipsis), type(NotImplemented),
     range, slice,
 })

@@ -40,7 +40,7 @@ from typing import Any
 from kernel_ext.cell import transport
 from kernel_ext.cell.process_state import ProcessState, applied, drew_random
 from kernel_ext.cell.remote_errors import RemoteError, describe
-from kernel_ext.cell.sharing import shared_with_inputs
+from kernel_ext.cell.sharing import ATOMS, shared_with_inputs
 from kernel_ext.cell.user_modules import reached_user_modules, state_of
 
 # Errors the worker's own process may cause where the kernel would not (a class the
@@ -181,6 +181,8 @@ class Watch:
 
 def changed(value: Any, received: bytes) -> bool:
     """Whether ``value``, loaded from ``received``, was changed in place since."""
+    if type(value) in ATOMS:
+        return False  # a number or a string cannot change (a loop's usual element)
     try:
         after = transport.dumps(value)
         return after != received and after != transport.dumps(transport.loads(received))
