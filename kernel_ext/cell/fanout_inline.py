@@ -14,7 +14,9 @@ would). A watchdog thread looks in every few milliseconds:
   cheap;
 - when ``probe`` seconds of iterations have passed without one, the rest of
   the loop runs as plain Python code (:func:`run_rest_plainly`), at the
-  plain loop's own speed.
+  plain loop's own speed; unless ``worth_at_deadline`` says the rest gains
+  from running apart anyway (worker processes take many iterations of a
+  millisecond in batches), and then it is handed to the engine.
 
 Per iteration, the probe costs a lock and a clock read; the watchdog wakes a
 few times per ``watch`` interval and only while the probe runs.
