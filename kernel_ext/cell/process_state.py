@@ -61,8 +61,8 @@ class ProcessState:
 
 def capture() -> ProcessState:
     """In the kernel: the settings a worker must share (see the module docstring)."""
-    decimal = sys.modules.get("decimal")
-    numpy = sys.modules.get("numpy")
+    decimal = loaded_module("decimal")
+    numpy = loaded_module("numpy")
     return ProcessState(
         cwd=_cwd(),
         path=tuple(sys.path),
@@ -76,6 +76,19 @@ def capture() -> ProcessState:
     )
 
 
+def loaded_module(name: str) -> Any:
+    """Module ``name`` if it is imported and done initializing, else None.
+
+    Another statement may be importing it right now (imports run beside statements
+    that do not read what they bind): touching a half-initialized pandas from here
+    made that import fail with a circular-import error.
+    """
+    module = sys.modules.get(name)
+    if module is None or getattr(getattr(module, "__spec__", None), "_initializing", False):
+        return None
+    return module
+
+
 def captured_in(context: contextvars.Context | None) -> ProcessState:
     """:func:`capture` with ``context``'s context variables (None: the caller's)."""
     return context.copy().run(capture) if context is not None else capture()
@@ -83,7 +96,7 @@ def captured_in(context: contextvars.Context | None) -> ProcessState:
 
 def _changed_pandas_options() -> tuple[tuple[str, Any], ...]:
     """pandas' options that differ from their defaults (read without deprecation warnings)."""
-    if "pandas" not in sys.modules:
+    if loaded_module("pandas") is None:
         return ()
     try:
         from pandas._config import config

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import functools
 import gc
-import sys
 import types
 from collections.abc import Iterable
 from typing import Any
+
+from kernel_ext.cell.process_state import loaded_module
 
 BUDGET = 100_000  # objects visited per side (about 0.25 s) before giving up: may share
 
@@ -56,7 +57,7 @@ class _Walk:
         self.buffers: dict[int, str] = {}
         self.truncated = False  # stopped at BUDGET: more may be reachable
         self._ndarray, self._skipped, self._by_identity = _kinds(
-            sys.modules.get("numpy"), sys.modules.get("pandas"))
+            loaded_module("numpy"), loaded_module("pandas"))  # never a half-imported one
 
     def run(self, roots: dict[str, Any]) -> None:
         stack: list[tuple[Any, str]] = [(value, name) for name, value in roots.items()]
