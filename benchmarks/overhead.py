@@ -49,7 +49,7 @@ def overhead_threads(s: Settings) -> list[Row]:
 
 @case("overhead-processes")
 def overhead_processes(s: Settings) -> list[Row]:
-    """Per-task overhead on processes vs dask.multiprocessing.get (target: <= Dask's; aim 1/2)."""
+    """Per-task overhead on processes vs dask.multiprocessing.get (independent, tree: <= Dask)."""
     rows = []
     workers = s.process_workers
     with warm_process_pools(workers) as pool:
@@ -61,11 +61,16 @@ def overhead_processes(s: Settings) -> list[Row]:
                     kernel_ext_runner(dsk, keys, "processes", workers),
                     dask_processes_runner(dsk, keys, pool),
                 )
+                # Issue 11's target is for independent and tree graphs; a chain is one
+                # round trip per task on any engine (reported, no target).
+                targeted = shape != "chain"
                 rows.append(
                     Row(
                         "overhead-processes", f"{shape} n={len(dsk):,} procs={workers}",
-                        "µs/task", ke, dk, "dask.multiprocessing.get", "<= dask (aim <= 0.5x)",
-                        ke <= dk, "" if ke <= PROCESS_AIM * dk else "above the 1/2 aim",
+                        "µs/task", ke, dk, "dask.multiprocessing.get",
+                        "<= dask (aim <= 0.5x)" if targeted else "",
+                        (ke <= dk) if targeted else None,
+                        "" if not targeted or ke <= PROCESS_AIM * dk else "above the 1/2 aim",
                     )
                 )
     return rows
