@@ -29,25 +29,11 @@ from browser_support import (
     stream_keys,
     write_notebook,
 )
+from loop_cells import LOOP, fetch_setup
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
-SETUP = """\
-%load_ext kernel_ext
-import time
-def fetch(i):
-    time.sleep(0.4)
-    return i
-"""
-
-LOOP = """\
-%%parallel --workers 4 --stream --graph
-results = []
-for i in range(40):
-    results.append(fetch(i))
-total = sum(results)
-print(total)
-"""
+SETUP = fetch_setup(0.4)
 
 
 @pytest.fixture(scope="module")

@@ -15,24 +15,10 @@ import sys
 import nbformat
 import pytest
 from jupyter_client.manager import KernelManager
+from loop_cells import LOOP, fetch_setup
 from nbclient import NotebookClient
 
-SETUP = """\
-%load_ext kernel_ext
-import time
-def fetch(i):
-    time.sleep(0.1)
-    return i
-"""
-
-LOOP = """\
-%%parallel --workers 4 --stream --graph
-results = []
-for i in range(40):
-    results.append(fetch(i))
-total = sum(results)
-print(total)
-"""
+SETUP = fetch_setup(0.1)
 
 COMPREHENSION = """\
 %%parallel --workers 3 --stream --graph
