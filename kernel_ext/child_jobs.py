@@ -29,14 +29,11 @@ import threading
 from collections.abc import Hashable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from kernel_ext.events import TaskState
+from kernel_ext.events import TASK_STATES, TaskState
 
 if TYPE_CHECKING:
     from kernel_ext.process_pool import ProcessSlot
     from kernel_ext.scheduler import Job
-
-_COUNTED = tuple(s for s in TaskState if s is not TaskState.RETRIED)
-
 
 class ChildJobs:
     """Parent and child sides of :class:`kernel_ext.scheduler.Job` (a mixin)."""
@@ -101,11 +98,11 @@ class ChildJobs:
         with self._lock:
             i = self._index[child.parent_key]
             self._children.append(child)
-            if self._counts_of[i] is self._group_counts[self._groups[i]]:
+            if not self._is_detached(i):
                 state = self._states[i]
                 self._counts_of[i][state] -= 1
                 self._group_sizes[self._groups[i]] -= 1
-                own = dict.fromkeys(_COUNTED, 0)
+                own = dict.fromkeys(TASK_STATES, 0)
                 own[state] = 1
                 self._counts_of[i] = own
                 self._detached.append(own)
@@ -121,7 +118,11 @@ class ChildJobs:
         if job_id != self.id:
             return False
         i = self._index.get(key)
-        return i is not None and self._counts_of[i] is not self._group_counts[self._groups[i]]
+        return i is not None and self._is_detached(i)
+
+    def _is_detached(self: Any, i: int) -> bool:
+        """Task ``i`` fanned out: its own tally left its group's (see :meth:`_adopt`)."""
+        return self._counts_of[i] is not self._group_counts[self._groups[i]]
 
     def _slot_of_this_thread(self: Any) -> ProcessSlot | None:
         return self._thread_slots.get(threading.get_ident())

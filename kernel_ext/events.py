@@ -37,6 +37,9 @@ class TaskState(enum.Enum):
     __hash__ = object.__hash__
 
 
+#: States a task can be in (every state but RETRIED, which is an event only).
+TASK_STATES = tuple(s for s in TaskState if s is not TaskState.RETRIED)
+
 #: States a task can end in.
 FINAL_STATES = frozenset(
     {TaskState.FINISHED, TaskState.FAILED, TaskState.CANCELLED, TaskState.SKIPPED}

@@ -58,7 +58,14 @@ from typing import Any
 
 from kernel_ext.child_jobs import ChildJobs
 from kernel_ext.errors import JobCancelledError
-from kernel_ext.events import FINAL_STATES, EventDispatcher, Observer, TaskState, make_event
+from kernel_ext.events import (
+    FINAL_STATES,
+    TASK_STATES,
+    EventDispatcher,
+    Observer,
+    TaskState,
+    make_event,
+)
 from kernel_ext.graph import Graph, needs_resolving
 from kernel_ext.ordering import order
 from kernel_ext.process_batches import BatchSizer
@@ -81,7 +88,7 @@ class JobStatus(enum.Enum):
 
 
 _RELEASED = object()  # marks a result slot whose value was released
-_COUNTED = tuple(s for s in TaskState if s is not TaskState.RETRIED)  # states a task can be in
+_COUNTED = TASK_STATES
 
 
 def default_workers() -> int:
