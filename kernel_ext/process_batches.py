@@ -24,7 +24,6 @@ import time
 from typing import Any
 
 from kernel_ext.events import TaskState
-from kernel_ext.graph import resolve
 from kernel_ext.process_pool import CancelledInWorker, ProcessSlot
 
 BATCH_SECONDS = 0.05  # work per round trip: progress stays live, the trip costs about 1%
@@ -83,9 +82,7 @@ def run_batch(job: Any, claimed: list[int], slot: ProcessSlot) -> None:
     for i in claimed:
         task = job._tasks[i]
         try:
-            args = resolve(task.args, job._lookup) if job._needs_resolving[i] else task.args
-            kwargs = (resolve(task.kwargs, job._lookup) if task.kwargs and
-                      job._needs_resolving[i] else task.kwargs or {})
+            args, kwargs = job._call_arguments(i, task)
         except BaseException as exc:  # noqa: BLE001 - building the call is part of the task
             unresolvable[i] = exc
             args, kwargs = (), {}

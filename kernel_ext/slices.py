@@ -264,11 +264,7 @@ class SliceRunner:
         start = time.monotonic()
         where = worker or threading.current_thread().name
         try:
-            if self._needs_resolving[i]:
-                args = resolve(task.args, self._lookup)
-                kwargs = resolve(task.kwargs, self._lookup) if task.kwargs else {}
-            else:
-                args, kwargs = task.args, task.kwargs or {}
+            args, kwargs = self._call_arguments(i, task)
             if slot is not None:
                 on_start = None
                 if TaskState.RUNNING in self._events.wanted:
@@ -292,6 +288,13 @@ class SliceRunner:
             return None, exc, where, start, time.monotonic()
         except BaseException as exc:  # noqa: BLE001 - the task's failure, recorded by the caller
             return None, exc, where, start, time.monotonic()
+
+    def _call_arguments(self, i: int, task: Any) -> tuple[Any, Any]:
+        """Task ``i``'s arguments, with the results of its dependencies put in."""
+        if self._needs_resolving[i]:  # arguments first: nested calls run in their order
+            args = resolve(task.args, self._lookup)
+            return args, resolve(task.kwargs, self._lookup) if task.kwargs else {}
+        return task.args, task.kwargs or {}
 
     def _lookup(self, key: Hashable) -> Any:
         return self._results[self._index[key]]
