@@ -24,6 +24,8 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 
 import loky
@@ -88,6 +90,16 @@ def _run_batch_in_worker(
         value, _pid, start, end = _run_in_worker(func, args, kwargs)
         outcomes.append((value, start, end))
     return outcomes, os.getpid()
+
+
+@dataclass(frozen=True)
+class SentBatch:
+    """A batch on its way to (or running in) a slot's process."""
+
+    keys: list[Any]
+    future: Future[Any]
+    executor: loky.ProcessPoolExecutor
+    worker: str  # ``pid:<n>``, for the views
 
 
 class CancelledInWorker(Exception):
@@ -155,33 +167,44 @@ class ProcessSlot:
             raise exc
         return value, f"pid:{pid}", start, end
 
-    def run_batch(
+    def send_batch(
         self,
         keys: list[Any],
         calls: list[tuple[Callable[..., Any], tuple[Any, ...], Mapping[str, Any]]],
-        on_start: Callable[[str], None] | None = None,
-    ) -> tuple[list[tuple[Any, BaseException | None, float, float]], str]:
-        """Run several calls in the worker in one round trip (see
-        :mod:`kernel_ext.process_batches`); returns ((value, error, start, end) per
-        call, worker name). A call's own exception is returned, not raised; a dead
-        process, a batch that cannot travel and a cancel raise as for :meth:`run`."""
+    ) -> SentBatch:
+        """Queue several calls for the worker, to run in one round trip (see
+        :mod:`kernel_ext.process_batches`). A second batch may be sent before the
+        first comes back: the process starts it as soon as the first ends.
+        Raises as :meth:`collect_batch` when the process is already gone."""
         executor = self._get_executor()
         if self._killed_by_cancel:
             raise CancelledInWorker(keys)
         try:
             future = executor.submit(_run_batch_in_worker, calls)
-            if on_start is not None:
-                on_start(_worker_name(executor))
-            outcomes, pid = future.result()
         except BrokenProcessPool as exc:
             self._discard(executor)
             if self._killed_by_cancel:
                 raise CancelledInWorker(keys) from None
             raise WorkerDiedError(keys, _death_detail(exc)) from None
+        return SentBatch(keys, future, executor, _worker_name(executor))
+
+    def collect_batch(
+        self, sent: SentBatch
+    ) -> tuple[list[tuple[Any, BaseException | None, float, float]], str]:
+        """Wait for a sent batch: ((value, error, start, end) per call, worker name).
+        A call's own exception is returned, not raised; a dead process, a batch
+        that cannot travel and a cancel raise as for :meth:`run`."""
+        try:
+            outcomes, pid = sent.future.result()
+        except BrokenProcessPool as exc:
+            self._discard(sent.executor)
+            if self._killed_by_cancel:
+                raise CancelledInWorker(sent.keys) from None
+            raise WorkerDiedError(sent.keys, _death_detail(exc)) from None
         except Exception:
             if self._killed_by_cancel:
-                self._discard(executor)
-                raise CancelledInWorker(keys) from None
+                self._discard(sent.executor)
+                raise CancelledInWorker(sent.keys) from None
             raise
         results: list[tuple[Any, BaseException | None, float, float]] = []
         for value, start, end in outcomes:

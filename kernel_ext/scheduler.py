@@ -403,6 +403,13 @@ class Job(SliceRunner, ChildJobs):
         with self._lock:
             self._finish_locked()
 
+    def expect_duration(self, group: str, seconds: float) -> None:
+        """Tasks of ``group`` take about ``seconds`` each, as measured before this job
+        (a loop's first iterations, run in place): worker processes get them in
+        batches from the start instead of one by one until they are measured."""
+        with self._lock:
+            self._batch_sizer.expect(group, seconds)
+
     # ------------------------------------------------------------------ internals
 
     def _emit(self, i: int, state: TaskState, worker: str | None = None,

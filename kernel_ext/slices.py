@@ -18,7 +18,7 @@ from typing import Any
 
 from kernel_ext.events import TaskState
 from kernel_ext.graph import resolve
-from kernel_ext.process_batches import claim_batch, run_batch
+from kernel_ext.process_batches import claim_batch, run_batches
 from kernel_ext.process_pool import CancelledInWorker, ProcessSlot
 from kernel_ext.thread_pool import QUANTUM
 
@@ -191,6 +191,14 @@ class SliceRunner:
                 continue  # its owner started the last one meanwhile
         return None
 
+    def _may_run_on(self) -> bool:
+        """Past its quantum, may a slice keep feeding a worker process this job's batches?
+        Yes while no other slice waits for a pool thread and, for a loop's iterations,
+        the cell's job has no statement ready to take the worker."""
+        if self._pool.has_waiting():
+            return False
+        return self._parent is None or not self._parent._ready
+
     def _has_work(self) -> bool:
         return bool(self._ready) or any(self._claimed) or self._child_with_work() is not None
 
@@ -223,7 +231,7 @@ class SliceRunner:
                 slot.arm()
                 self._running_slots.add(slot)
                 with contextlib.suppress(CancelledInWorker):
-                    run_batch(self, claimed, slot)
+                    run_batches(self, claimed, slot, deadline)
                 self._running_slots.discard(slot)
                 continue
             if remote:

@@ -58,6 +58,10 @@ class SharedThreadPool:
             elif self._threads < self.max_threads:
                 self._start_thread_locked()
 
+    def has_waiting(self) -> bool:
+        """Whether slices wait in the queue for a thread (a slice past its quantum yields)."""
+        return bool(self._queue)
+
     def in_pool_thread(self) -> bool:
         return getattr(self._local, "in_pool", False)
 

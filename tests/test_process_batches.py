@@ -104,3 +104,17 @@ def test_cancel_stops_batched_work_and_the_pool_stays_usable():
     assert 200 <= job.counts[TaskState.FINISHED] < 20_000
     assert kernel_ext.get(tiny_graph(inc, 10), [("t", 9)], backend="processes",
                           num_workers=2) == (10,)
+
+
+def test_a_batch_waiting_behind_the_running_one_is_not_shown_running():
+    # Each worker gets its next batch before the running one ends; the views must
+    # still never show more running tasks than there are workers.
+    graph = tiny_graph(slow_inc, 600)
+    job = kernel_ext.Job(graph, list(graph.tasks), backend="processes", num_workers=2)
+    job.start()
+    most_running = 0
+    while not job.wait(0.001):
+        most_running = max(most_running, job.counts[TaskState.RUNNING])
+    assert job.status is JobStatus.FINISHED
+    assert job.result() == tuple(i + 1 for i in range(600))
+    assert 1 <= most_running <= 2

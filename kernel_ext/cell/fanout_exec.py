@@ -254,8 +254,9 @@ def run_fanout(
     def fan_out(first: int, spans: list[tuple[float, float]]) -> bool:
         """Iterations ``first``... as tasks; those before it ran here (``spans``), the one
         before it runs here now."""
+        mean = sum(end - start for start, end in spans) / len(spans) if spans else None
         iterations = _start_job(fanout, function, items, first, backend, workers, state,
-                                context, job, key)
+                                context, job, key, mean)
         if iterations is None:
             return False
         for k, (start, end) in enumerate(spans):
@@ -319,9 +320,10 @@ def _ran_in_place() -> None:
 def _start_job(fanout: FanOut, function: Any, items: list[Any], first: int, backend: str,
                workers: int | None, state: ProcessState | None,
                context: contextvars.Context | None = None, parent: Job | None = None,
-               parent_key: Hashable = None) -> Job | None:
+               parent_key: Hashable = None, mean: float | None = None) -> Job | None:
     """Every iteration as an engine task (their output kept per iteration); those before
     ``first`` ran in place (reported with ``record_in_place``), the others are run.
+    ``mean``: how long the iterations run in place took, on average.
 
     None when the iteration cannot be sent to worker processes (it then runs in place).
     """
@@ -340,9 +342,9 @@ def _start_job(fanout: FanOut, function: Any, items: list[Any], first: int, back
             packed = transport.dumps(function)
         except Exception:  # noqa: BLE001 - a function that cannot travel runs in place
             return None
-        tasks = [Task(key=k, func=run_iteration_shipped,
-                      args=(packed, Call(_pack, (_Literal(items[k]),)), kinds, keep, is_loop,
-                            state),
+        # One callable for all: a batch pickles it once, the engine scans only the element.
+        shipped = functools.partial(run_iteration_shipped, packed, kinds, keep, is_loop, state)
+        tasks = [Task(key=k, func=shipped, args=(Call(_pack, (_Literal(items[k]),)),),
                       group=group, meta=_labelled(k, items[k])) for k in keys]
     else:
         run = _run_iteration if context is None else functools.partial(
@@ -354,6 +356,8 @@ def _start_job(fanout: FanOut, function: Any, items: list[Any], first: int, back
     job = Job(Graph(placed + tasks), list(range(len(items))), backend=backend,
               num_workers=workers, keep_going=True, loop_order=True, name="fan-out",
               parent=parent, parent_key=parent_key, in_place=range(first))
+    if mean is not None:
+        job.expect_duration(group, mean)
     job.start()
     return job
 

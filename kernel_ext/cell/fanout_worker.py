@@ -35,10 +35,11 @@ class IterationRaised:
 
 
 def run_iteration_shipped(
-    function_blob: bytes, item_blob: bytes, kinds: tuple[AccumulatorKind, ...],
-    keep: frozenset[str], is_loop: bool, state: ProcessState | None = None,
+    function_blob: bytes, kinds: tuple[AccumulatorKind, ...], keep: frozenset[str],
+    is_loop: bool, state: ProcessState | None, item_blob: bytes,
 ) -> Bound | IterationRaised | RunInKernel:
     """In the worker: one iteration on a copy of its element; see the module docstring.
+    (The element comes last: the kernel binds the rest once for all iterations.)
 
     ``Bound.values`` is the pickled (names bound | (keep?, value), recorders).
     """

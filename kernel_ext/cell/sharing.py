@@ -79,12 +79,14 @@ class _Walk:
                 if obj.dtype.hasobject:
                     stack.extend((item, name) for item in obj.flat)
                 continue
+            if isinstance(obj, types.FunctionType):
+                # Not shared state itself: a module's function comes back as the kernel's
+                # own, a notebook function is refused when the result is pickled.
+                stack.extend((v, name) for v in _function_state(obj))
+                continue
             if not isinstance(obj, _IMMUTABLE_CONTAINERS):
                 self.mutable.setdefault(key, name)
             if isinstance(obj, self._by_identity):
-                continue
-            if isinstance(obj, types.FunctionType):
-                stack.extend((v, name) for v in _function_state(obj))
                 continue
             stack.extend((child, name) for child in _children(obj))
 
