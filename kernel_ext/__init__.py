@@ -3,7 +3,7 @@
 The engine's public surface; the IPython extension entry points come with the magic.
 """
 
-from kernel_ext.api import get, submit
+from kernel_ext.api import compute, get, submit
 from kernel_ext.errors import (
     CycleError,
     GraphError,
@@ -43,6 +43,7 @@ __all__ = [
     "TaskState",
     "UnknownKeyError",
     "WorkerDiedError",
+    "compute",
     "from_dask",
     "get",
     "submit",

@@ -10,17 +10,19 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
+from kernel_ext.dask_graphs import graph_from_dask, is_dask_input, require_dask
 from kernel_ext.events import Observer
-from kernel_ext.graph import Graph, Task, from_dask
+from kernel_ext.graph import Graph, Task
 from kernel_ext.scheduler import Job
 
 
 def as_graph(graph: Graph | Mapping[Hashable, Any] | Iterable[Task]) -> Graph:
-    """Accept a Graph, a Dask graph dict, or an iterable of Tasks."""
+    """Accept a Graph, a Dask graph dict, what Dask hands a scheduler (an expression or
+    collection: :mod:`kernel_ext.dask_graphs`), or an iterable of Tasks."""
     if isinstance(graph, Graph):
         return graph
-    if isinstance(graph, Mapping):
-        return from_dask(graph)
+    if isinstance(graph, Mapping) or is_dask_input(graph):
+        return graph_from_dask(graph)
     return Graph(graph)
 
 
@@ -80,3 +82,13 @@ def get(
         observers=observers,
     )
     return job.result()
+
+
+def compute(*collections: Any, backend: str = "threads", num_workers: int | None = None,
+            retries: int = 0, **dask_options: Any) -> tuple[Any, ...]:
+    """``dask.compute`` on kernel_ext's engine: Dask collections and ``delayed`` values
+    computed on its threads (or ``backend="processes"`` / ``"sync"``); returns what
+    ``dask.compute`` returns. Other keywords go to Dask (``optimize_graph=False``...)."""
+    dask = require_dask("kernel_ext.compute")
+    return dask.compute(*collections, scheduler=get, backend=backend, num_workers=num_workers,
+                        retries=retries, **dask_options)

@@ -39,8 +39,12 @@ class ChildJobs:
     """Parent and child sides of :class:`kernel_ext.scheduler.Job` (a mixin)."""
 
     def _init_family(self: Any, parent: Job | None, parent_key: Hashable,
-                     in_place: Iterable[Hashable], loop_order: bool) -> None:
+                     in_place: Iterable[Hashable], loop_order: bool,
+                     replaces_task: bool = True) -> None:
         self._parent = parent
+        # Whether the child's tasks count instead of its parent task (a loop's iterations)
+        # or beside it (a Dask computation inside a statement: rows of their own).
+        self._replaces_task = replaces_task
         self.parent_key = parent_key
         self._in_place = {self._index[key] for key in in_place}
         self._loop_order = loop_order
@@ -98,7 +102,7 @@ class ChildJobs:
         with self._lock:
             i = self._index[child.parent_key]
             self._children.append(child)
-            if not self._is_detached(i):
+            if child._replaces_task and not self._is_detached(i):
                 state = self._states[i]
                 self._counts_of[i][state] -= 1
                 self._group_sizes[self._groups[i]] -= 1

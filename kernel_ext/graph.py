@@ -117,7 +117,8 @@ def funcname(func: Callable[..., Any]) -> str:
     return "lambda" if name == "<lambda>" else name
 
 
-def from_dask(dsk: Mapping[Hashable, Any]) -> Graph:
+def from_dask(dsk: Mapping[Hashable, Any],
+              special: Callable[[Hashable, Any], Task | None] | None = None) -> Graph:
     """Convert a Dask classic graph dict into a :class:`Graph`.
 
     Values follow Dask's spec: a tuple whose first element is callable is a
@@ -126,12 +127,18 @@ def from_dask(dsk: Mapping[Hashable, Any]) -> Graph:
     anything else is a literal. A top-level tuple whose
     first element is not callable is almost always a typo'd task, so it is an
     error here rather than a silent literal.
+
+    ``special(key, value)``, if given, converts the values it knows (Dask's
+    task-spec nodes: :mod:`kernel_ext.dask_graphs`) and returns None for others.
     """
     keys = dsk.keys()
     groups = _GroupNames()
     tasks = []
     for key, value in dsk.items():
-        if _is_dask_task(value):
+        task = special(key, value) if special is not None else None
+        if task is not None:
+            tasks.append(task)
+        elif _is_dask_task(value):
             func = value[0]
             converted = tuple([_convert_dask_arg(a, keys) for a in value[1:]])
             tasks.append(Task(key, func, converted, group=groups.of(func)))

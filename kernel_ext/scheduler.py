@@ -121,6 +121,7 @@ class Job(SliceRunner, ChildJobs):
         parent_key: Hashable = None,
         in_place: Iterable[Hashable] = (),
         loop_order: bool = False,
+        replaces_task: bool = True,
     ) -> None:
         if backend not in BACKENDS:
             raise ValueError(
@@ -195,7 +196,7 @@ class Job(SliceRunner, ChildJobs):
         self._free_slots: list[ProcessSlot] = []
         self._running_slots: set[ProcessSlot] = set()
         self._batch_sizer = BatchSizer()  # processes: how many tasks travel together
-        self._init_family(parent, parent_key, in_place, loop_order)
+        self._init_family(parent, parent_key, in_place, loop_order, replaces_task)
 
     # ----------------------------------------------------------------- public API
 

@@ -30,6 +30,7 @@ from types import CodeType, TracebackType
 from typing import Any
 
 from kernel_ext.analysis import CellPlan, FanOutKind, Statement
+from kernel_ext.cell import dask_bridge
 from kernel_ext.cell.contexts import (
     CellContext,
     Changes,
@@ -212,7 +213,11 @@ class CellRun:
                         raise
                     raise _below_cell_line(error, self.filename, stmt.lineno)  # noqa: B904
                 return None
-            value = eval(code, ns)  # also runs exec-mode code; returns None then
+            joined = dask_bridge.join(self.job, index)  # its Dask computations: the cell's job
+            try:
+                value = eval(code, ns)  # also runs exec-mode code; returns None then
+            finally:
+                dask_bridge.leave(joined)
             if is_async:
                 # A statement with top-level await: run it on an event loop
                 # of this worker thread's own (it is opaque, so it runs alone).

@@ -145,7 +145,7 @@ class ProgressView:
         if any(g.counts[TaskState.FAILED] for g in model.groups.values()):
             self.overall.bar_style = "danger"
         self.overall_text.value = html.escape(self._timing(ended))
-        for name in changes.groups if changes is not NO_CHANGES else list(self.rows):
+        for name in changes.groups if changes is not NO_CHANGES else list(model.groups):
             if name not in self.rows:  # a group only a child job has
                 self._add_row(name, model.groups[name])
             self.rows[name].show(model.groups[name], final=False)
