@@ -36,13 +36,24 @@ def submit(
     keep_going: bool = False,
     observers: Iterable[Observer] = (),
     name: str | None = None,
+    address: str | None = None,
+    client: Any = None,
 ) -> Job:
     """Start running ``keys`` of ``graph`` and return the :class:`Job` at once.
 
     The graph is checked (missing keys, cycles, non-callables) before anything
     runs. ``observers`` are subscribed before the first task starts, so they
     see every event. On the ``sync`` backend the job runs to the end here.
+    ``backend="dask"`` runs it on a dask.distributed cluster: the scheduler at
+    ``address``, the ``distributed.Client`` given as ``client``, or the default
+    client (:mod:`kernel_ext.cluster_run`).
     """
+    if backend == "dask":
+        from kernel_ext.cluster_run import connect
+
+        client = connect(address, client)
+    elif address is not None or client is not None:
+        raise ValueError(f"address= and client= are for backend='dask', not {backend!r}")
     job = Job(
         as_graph(graph),
         keys,
@@ -51,6 +62,7 @@ def submit(
         retries=retries,
         keep_going=keep_going,
         name=name,
+        client=client,
     )
     for observer in observers:
         job.subscribe(observer)
@@ -66,6 +78,8 @@ def get(
     retries: int = 0,
     keep_going: bool = False,
     observers: Iterable[Observer] = (),
+    address: str | None = None,
+    client: Any = None,
 ) -> Any:
     """Run the tasks needed for ``keys`` and return their values, like Dask's ``get``.
 
@@ -80,6 +94,8 @@ def get(
         retries=retries,
         keep_going=keep_going,
         observers=observers,
+        address=address,
+        client=client,
     )
     return job.result()
 

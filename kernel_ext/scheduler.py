@@ -73,7 +73,7 @@ from kernel_ext.process_pool import ProcessSlot, SlotPool
 from kernel_ext.slices import SliceRunner
 from kernel_ext.thread_pool import SharedThreadPool, shared_pool
 
-BACKENDS = ("threads", "processes", "sync")
+BACKENDS = ("threads", "processes", "sync", "dask")
 
 _job_ids = itertools.count(1)
 _slot_pool = SlotPool()  # the kernel's worker processes, shared by all jobs
@@ -122,6 +122,7 @@ class Job(SliceRunner, ChildJobs):
         in_place: Iterable[Hashable] = (),
         loop_order: bool = False,
         replaces_task: bool = True,
+        client: Any = None,
     ) -> None:
         if backend not in BACKENDS:
             raise ValueError(
@@ -197,6 +198,8 @@ class Job(SliceRunner, ChildJobs):
         self._running_slots: set[ProcessSlot] = set()
         self._batch_sizer = BatchSizer()  # processes: how many tasks travel together
         self._init_family(parent, parent_key, in_place, loop_order, replaces_task)
+        self._client = client  # the dask backend's distributed.Client
+        self._cluster_run: Any = None  # kernel_ext.cluster_run.ClusterRun, on the dask backend
 
     # ----------------------------------------------------------------- public API
 
@@ -279,6 +282,9 @@ class Job(SliceRunner, ChildJobs):
         if self._parent is not None:
             self._parent._adopt(self)
             return self
+        if self.backend == "dask":
+            self._start_on_cluster()
+            return self
         if self.backend == "sync":
             self._active_loops = 1
             try:
@@ -293,6 +299,19 @@ class Job(SliceRunner, ChildJobs):
                 self._free_slots = list(self._slots)
             self._spawn_locked(len(self._ready))
         return self
+
+    def _start_on_cluster(self) -> None:
+        """The dask backend: the whole graph goes to the cluster (kernel_ext.cluster_run)."""
+        from kernel_ext.cluster_run import ClusterRun, connect
+
+        try:
+            client = connect(client=self._client)
+            self.num_workers = max(1, sum(client.nthreads().values()))
+            self._cluster_run = ClusterRun(self, client)
+            self._cluster_run.start()
+        except BaseException:
+            self.cancel()
+            raise
 
     def done(self) -> bool:
         return self._done.is_set()
@@ -397,6 +416,8 @@ class Job(SliceRunner, ChildJobs):
             if was_pending:
                 self.started_at = time.monotonic()
             children = list(self._children)
+        if self._cluster_run is not None:
+            self._cluster_run.cancel()
         for slot in running:
             slot.kill()
         for child in children:

@@ -35,6 +35,8 @@ class SliceRunner:
         """Run one slice of this job on the calling thread, if it has ready work."""
         if self._parent is not None:  # a statement waiting on its iterations runs them
             return self._run_as_guest(self._parent._slot_of_this_thread(), None)
+        if self.backend == "dask":
+            return False  # its tasks run on the cluster
         with self._lock:
             if self._stopping or not self._ready or self._done.is_set():
                 return False
@@ -46,8 +48,8 @@ class SliceRunner:
 
     def _spawn_locked(self, wanted: int) -> None:
         """Queue up to ``wanted`` more slices, never more than ``num_workers`` at once."""
-        if self._parent is not None:
-            return  # a child's tasks run in its parent's slices, which are already there
+        if self._parent is not None or self.backend == "dask":
+            return  # a child's tasks run in its parent's slices; a dask job's on the cluster
         for _ in range(min(wanted, self.num_workers - self._active_loops)):
             self._active_loops += 1
             self._pool.submit(self._run_slice)

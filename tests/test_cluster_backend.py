@@ -1,0 +1,227 @@
+"""The dask backend against a real cluster: a `dask scheduler` and two `dask worker`
+processes on 127.0.0.1, started (and stopped) by this module. Jobs run on the workers,
+their events come from the cluster's scheduler, a killed worker is survived, a cancel
+releases the work, and an address nobody listens on fails fast with a clear message."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dask.array as da
+import pytest
+
+import kernel_ext
+from kernel_ext import JobStatus, TaskState
+
+DASK = str(Path(sys.executable).with_name("dask"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the cluster did not come up in time")
+        time.sleep(0.2)
+
+
+class Cluster:
+    """A scheduler and two single-process workers (no nanny: a killed worker stays dead)."""
+
+    def __init__(self) -> None:
+        self.port, self.dashboard = free_port(), free_port()
+        self.address = f"tcp://127.0.0.1:{self.port}"
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+        self.scheduler = subprocess.Popen(
+            [DASK, "scheduler", "--host", "127.0.0.1", "--port", str(self.port),
+             "--dashboard-address", f"127.0.0.1:{self.dashboard}"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.workers = [subprocess.Popen(
+            [DASK, "worker", self.address, "--nthreads", "2", "--no-nanny",
+             "--host", "127.0.0.1", "--no-dashboard", "--name", f"w{n}"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for n in range(2)]
+
+    def close(self) -> None:
+        for proc in [*self.workers, self.scheduler]:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in [*self.workers, self.scheduler]:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from distributed import Client
+
+    running = Cluster()
+    try:
+        client = Client(running.address, timeout=60, set_as_default=False)
+        wait_for(lambda: len(client.scheduler_info()["workers"]) == 2)
+        running.client = client
+        yield running
+        client.close()
+    finally:
+        running.close()
+
+
+def whoami(x):
+    time.sleep(0.05)
+    return os.getpid(), x
+
+
+def nap_and_double(x):
+    time.sleep(0.5)
+    return 2 * x
+
+
+def total(*pairs):
+    return sum(x for _, x in pairs)
+
+
+def fail(x):
+    raise ValueError(f"bad input {x}")
+
+
+def worker_pids(client) -> set[int]:
+    return set(client.run(os.getpid).values())
+
+
+def test_tasks_run_on_the_clusters_workers_with_its_events(cluster):
+    dsk = {("who", i): (whoami, i) for i in range(16)}
+    events = []
+    job = kernel_ext.submit(dsk, list(dsk), backend="dask", address=cluster.address,
+                            observers=[events.extend])
+    results = job.result(timeout=60)
+    assert [x for _, x in results] == list(range(16))
+    assert {pid for pid, _ in results} <= worker_pids(cluster.client)
+    assert len({pid for pid, _ in results}) == 2  # both workers took some
+    job._events.wait_closed(10)
+    finished = [e for e in events if e.state is TaskState.FINISHED]
+    assert len(finished) == 16
+    # A lane per worker thread, named from the worker's address; times from the worker.
+    lanes = {e.worker for e in finished}
+    assert all(lane.startswith("127.0.0.1:") and " #" in lane for lane in lanes)
+    assert 2 <= len(lanes) <= 4
+    assert all(e.end - e.start >= 0.04 for e in finished)
+    assert job.num_workers == 4  # the cluster's threads
+
+
+def test_a_dask_collection_runs_on_the_cluster(cluster):
+    x = da.arange(10_000, chunks=1000)
+    assert x.sum().compute(scheduler=kernel_ext.get, backend="dask",
+                           client=cluster.client) == x.sum().compute(scheduler="sync")
+
+
+def test_a_failing_task_raises_its_own_error(cluster):
+    dsk = {"a": 1, "b": (fail, "a"), "c": (abs, "b")}
+    with pytest.raises(ValueError, match="bad input 1"):
+        kernel_ext.get(dsk, "c", backend="dask", address=cluster.address)
+
+
+def test_a_killed_worker_is_survived(cluster):
+    # Its own pair of workers: killing one must not take the module's workers away.
+    extra = [subprocess.Popen(
+        [DASK, "worker", cluster.address, "--nthreads", "1", "--no-nanny", "--host",
+         "127.0.0.1", "--no-dashboard", "--resources", "spare=1", "--name", f"spare{n}"],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for n in range(2)]
+    try:
+        wait_for(lambda: len(cluster.client.scheduler_info()["workers"]) == 4)
+        dsk = {("nap", i): (nap_and_double, i) for i in range(12)}
+        job = kernel_ext.submit(dsk, list(dsk), backend="dask", address=cluster.address)
+        wait_for(lambda: job.counts[TaskState.RUNNING] > 0, timeout=30)
+        extra[0].send_signal(signal.SIGKILL)  # mid-task, as the out-of-memory killer would
+        assert job.result(timeout=90) == tuple(2 * i for i in range(12))
+        assert job.status is JobStatus.FINISHED
+    finally:
+        for proc in extra:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(10)
+        wait_for(lambda: len(cluster.client.scheduler_info()["workers"]) == 2)
+
+
+def test_cancel_releases_the_work_on_the_cluster(cluster):
+    dsk = {("nap", i): (nap_and_double, i) for i in range(40)}  # 5 s on 4 threads
+    job = kernel_ext.submit(dsk, list(dsk), backend="dask", address=cluster.address)
+    wait_for(lambda: job.counts[TaskState.RUNNING] > 0, timeout=30)
+    began = time.monotonic()
+    job.cancel()
+    assert job.wait(1.0)
+    assert time.monotonic() - began < 1.0
+    assert job.status is JobStatus.CANCELLED
+    # The scheduler lets go of the job's tasks (those running finish, unheard).
+    wait_for(lambda: not any(cluster.client.processing().values()), timeout=10)
+    assert cluster.client.run_on_scheduler(
+        lambda dask_scheduler: sum("-kx" in str(k) for k in dask_scheduler.tasks)) == 0
+
+
+def test_an_unreachable_address_fails_fast_with_a_clear_message():
+    nobody = f"tcp://127.0.0.1:{free_port()}"
+    began = time.monotonic()
+    with pytest.raises(ConnectionError) as caught:
+        kernel_ext.get({"a": 1}, "a", backend="dask", address=nobody)
+    assert time.monotonic() - began < 15  # the connect timeout, not a hang
+    assert nobody in str(caught.value) and "dask scheduler" in str(caught.value)
+
+
+def test_without_a_cluster_the_dask_backend_says_what_to_pass():
+    with pytest.raises(ValueError, match="address="):
+        kernel_ext.get({"a": 1}, "a", backend="dask")
+
+
+VIEWS_CELL = """\
+import time, kernel_ext
+
+def inc(x):
+    time.sleep(0.05)
+    return x + 1
+
+def add(*xs):
+    return sum(xs)
+
+dsk = {("inc", i): (inc, i) for i in range(30)}
+dsk["add"] = (add, *[("inc", i) for i in range(30)])
+job = kernel_ext.submit(dsk, ["add"], backend="dask", address=ADDRESS)
+job.show(stream=True, graph=True)
+print(job.result())
+"""
+
+
+def test_the_views_of_a_cluster_job_in_a_real_kernel(cluster, tmp_path):
+    import json
+
+    import nbformat
+    from jupyter_client.manager import KernelManager
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(f"ADDRESS = {cluster.address!r}"),
+                nbformat.v4.new_code_cell(VIEWS_CELL)]
+    km = KernelManager(kernel_name="python3")
+    km.kernel_spec.argv[0] = sys.executable
+    NotebookClient(nb, km=km, timeout=120, store_widget_state=True,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    printed = "".join(o.get("text", "") for o in nb.cells[1].outputs if o.get("name") == "stdout")
+    assert printed.strip() == f"({sum(range(1, 31))},)"
+    states = nb.metadata.widgets["application/vnd.jupyter.widget-state+json"]["state"].values()
+    bars = sorted((s["state"]["max"], s["state"]["value"]) for s in states
+                  if s["model_name"] == "IntProgressModel")
+    assert bars == [(1, 1), (30, 30), (31, 31)]  # add, inc, overall: all finished
+    bundle = next(s["state"]["render_bundle"] for s in states if s["model_name"] == "BokehModel")
+    text = bundle if isinstance(bundle, str) else json.dumps(bundle)
+    assert "127.0.0.1:" in text  # the stream's lanes are the cluster's worker threads
