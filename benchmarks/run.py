@@ -17,7 +17,7 @@ from benchmarks.report import machine, markdown, table
 
 # Modules whose import registers cases; add new case modules here.
 CASE_MODULES = ("overhead", "latency", "cpu", "memory", "cases_views", "cases_parallel",
-                "cases_loops")
+                "cases_loops", "cases_dask")
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 

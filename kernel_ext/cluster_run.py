@@ -75,6 +75,36 @@ def connect(address: str | None = None, client: Any = None,
     return new
 
 
+_local: list[Any] = []  # [LocalCluster, Client] once --cluster local started them
+
+
+def local_cluster_client() -> Any:
+    """A client of this kernel's ``distributed.LocalCluster``, started on first use (sized
+    to the machine by Dask) and closed at the kernel's shutdown."""
+    if _local and _local[1].status == "running":
+        return _local[1]
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ImportError("--cluster local runs on dask.distributed; install it: "
+                          "pip install 'kernel_ext[dask]'") from None
+    cluster = LocalCluster(dashboard_address="127.0.0.1:0")
+    client = Client(cluster, set_as_default=False)
+    if not _local:
+        atexit.register(_close_local)
+    _local[:] = [cluster, client]
+    return client
+
+
+def _close_local() -> None:
+    if _local:
+        cluster, client = _local
+        _local.clear()
+        with contextlib.suppress(Exception):
+            client.close(timeout=2)
+            cluster.close(timeout=5)
+
+
 def close_clients() -> None:
     """Close the clients :func:`connect` opened (at kernel shutdown)."""
     while _clients:
@@ -292,6 +322,7 @@ class ClusterRun:
             job._finish_locked()
         elif not job._unresolved:
             _runs.pop(self.token, None)
+            self._futures = []  # the values are here: the cluster may let go of them
             job._finish_locked()
 
     def _lane(self, event: dict[str, Any]) -> str:

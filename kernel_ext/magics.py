@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import ast
+import html
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +53,14 @@ class Parallel(Magics):
     @argument("--workers", "-w", type=int, default=None, help="Number of workers for this cell.")
     @argument("--processes", action="store_true", help="Run statements on worker processes.")
     @argument("--threads", action="store_true", help="Run statements on worker threads.")
+    @argument("--scheduler", metavar="ADDRESS", default=None,
+              help="Run statements on the workers of the Dask cluster at ADDRESS "
+                   "(tcp://host:8786, tls://...).")
+    @argument("--cluster", choices=["local"], default=None,
+              help="local: run statements on a distributed.LocalCluster started once for "
+                   "this kernel.")
+    @argument("--dask", action="store_true",
+              help="Run statements on the cluster of the default distributed.Client.")
     @argument("--progress", action="store_true", default=None, help="Show progress bars.")
     @argument(
         "--no-progress", dest="progress", action="store_false", default=None,
@@ -111,6 +120,12 @@ class Parallel(Magics):
         if workers is not None and workers < 1:
             raise UsageError(f"--workers must be a positive number, not {workers}")
         backend = "processes" if args.processes else "threads" if args.threads else self.backend
+        cluster = _cluster_from(args)
+        if cluster is not None:
+            if args.threads or args.processes:
+                raise UsageError("--scheduler, --cluster and --dask run statements on a Dask "
+                                 "cluster: leave out --threads and --processes")
+            backend = "processes"  # the cluster's workers take the place of local processes
 
         shell = self.shell
         source = shell.transform_cell(cell)
@@ -128,7 +143,8 @@ class Parallel(Magics):
                 print(explain_shipping(plan.statements))
             return None
         if args.background:
-            return self._start_background(plan, filename, backend, workers, args, source)
+            return self._start_background(plan, filename, backend, workers, args, source,
+                                          cluster)
         if plan.needs_main_thread and not _awaits_at_top_level(plan):
             backend = "sync"  # in order, on the kernel's own thread (see --explain)
         views = _view_options_from(self, args, cancel_button)
@@ -136,7 +152,7 @@ class Parallel(Magics):
             plan,
             shell.user_ns,
             filename,
-            RunOptions(backend=backend, workers=workers, views=views),
+            RunOptions(backend=backend, workers=workers, views=views, cluster=cluster),
             shell=shell,
             compile_flags=shell.compile.flags,
         )
@@ -149,7 +165,7 @@ class Parallel(Magics):
         return jobs_line(self.job_registry, "jobs " + line)
 
     def _start_background(self, plan: Any, filename: str, backend: str, workers: int | None,
-                          args: Any, source: str) -> None:
+                          args: Any, source: str, cluster: Any = None) -> None:
         registry = self.job_registry
         number = registry.next_number()
         views = _view_options_from(self, args, cancel_button=True)
@@ -157,7 +173,8 @@ class Parallel(Magics):
             plan,
             self.shell.user_ns,
             filename,
-            RunOptions(backend=backend, workers=workers, views=None, name=f"job {number}"),
+            RunOptions(backend=backend, workers=workers, views=None, name=f"job {number}",
+                       cluster=cluster),
             shell=self.shell,
             compile_flags=self.shell.compile.flags,
             before_statement=lambda stmt: registry.check_before(stmt, plan.statements),
@@ -212,6 +229,29 @@ def _as_ipython_reports(shell: Any, source: str, filename: str,
     except SyntaxError as ipython_error:
         return ipython_error
     return error
+
+
+def _cluster_from(args: Any) -> Any:
+    """The ``distributed.Client`` the cell runs on (``--scheduler``, ``--cluster local``,
+    ``--dask``), or None; its dashboard link is shown in the cell's output."""
+    chosen = [flag for flag in ("scheduler", "cluster", "dask") if getattr(args, flag)]
+    if not chosen:
+        return None
+    if len(chosen) > 1:
+        raise UsageError("choose one of --scheduler, --cluster and --dask")
+    from kernel_ext.cluster_run import connect, local_cluster_client
+
+    try:
+        client = local_cluster_client() if args.cluster else connect(address=args.scheduler)
+    except (ConnectionError, ValueError, ImportError) as exc:
+        raise UsageError(str(exc)) from None
+    link = getattr(client, "dashboard_link", None)
+    if link:
+        from IPython.display import HTML, display
+
+        display(HTML(f'Dask cluster {html.escape(str(client.scheduler.address))}: '
+                     f'<a href="{html.escape(link)}" target="_blank">dashboard</a>'))
+    return client
 
 
 def _view_options_from(magics: Parallel, args: Any, cancel_button: bool) -> ViewOptions:

@@ -123,6 +123,7 @@ class Job(SliceRunner, ChildJobs):
         loop_order: bool = False,
         replaces_task: bool = True,
         client: Any = None,
+        slot_pool: Any = None,
     ) -> None:
         if backend not in BACKENDS:
             raise ValueError(
@@ -199,6 +200,8 @@ class Job(SliceRunner, ChildJobs):
         self._batch_sizer = BatchSizer()  # processes: how many tasks travel together
         self._init_family(parent, parent_key, in_place, loop_order, replaces_task)
         self._client = client  # the dask backend's distributed.Client
+        # Processes: where the worker slots come from (a cluster's threads: cluster_slots).
+        self._slot_pool = slot_pool or _slot_pool
         self._cluster_run: Any = None  # kernel_ext.cluster_run.ClusterRun, on the dask backend
 
     # ----------------------------------------------------------------- public API
@@ -295,7 +298,7 @@ class Job(SliceRunner, ChildJobs):
             return self
         with self._lock:
             if self.backend == "processes":
-                self._slots = _slot_pool.acquire(self.num_workers)
+                self._slots = self._slot_pool.acquire(self.num_workers)
                 self._free_slots = list(self._slots)
             self._spawn_locked(len(self._ready))
         return self
@@ -533,7 +536,7 @@ class Job(SliceRunner, ChildJobs):
                 self._results[i] = _RELEASED
         self.ended_at = time.monotonic()
         if self._slots:
-            _slot_pool.release(self._slots)
+            self._slot_pool.release(self._slots)
             self._slots = []
         self._done.set()
         if self._parent is None:  # a child's events are its parent's, which closes them

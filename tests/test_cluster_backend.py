@@ -166,8 +166,9 @@ def test_cancel_releases_the_work_on_the_cluster(cluster):
     assert job.status is JobStatus.CANCELLED
     # The scheduler lets go of the job's tasks (those running finish, unheard).
     wait_for(lambda: not any(cluster.client.processing().values()), timeout=10)
-    assert cluster.client.run_on_scheduler(
-        lambda dask_scheduler: sum("-kx" in str(k) for k in dask_scheduler.tasks)) == 0
+    wait_for(lambda: cluster.client.run_on_scheduler(
+        lambda dask_scheduler: sum("-kx" in str(k) for k in dask_scheduler.tasks)) == 0,
+        timeout=10)
 
 
 def test_an_unreachable_address_fails_fast_with_a_clear_message():
@@ -225,3 +226,72 @@ def test_the_views_of_a_cluster_job_in_a_real_kernel(cluster, tmp_path):
     bundle = next(s["state"]["render_bundle"] for s in states if s["model_name"] == "BokehModel")
     text = bundle if isinstance(bundle, str) else json.dumps(bundle)
     assert "127.0.0.1:" in text  # the stream's lanes are the cluster's worker threads
+
+
+CELL_SETUP = """\
+%load_ext kernel_ext
+import time
+
+def slow(x):
+    time.sleep(0.3)
+    return x * 2
+"""
+
+CLUSTER_CELL = """\
+%%parallel {flag} --stream
+a = slow(1)
+b = slow(2)
+c = [slow(i) for i in range(6)]
+print(a + b, c)
+"""
+
+
+def run_cells(tmp_path, *cells: str):
+    import nbformat
+    from jupyter_client.manager import KernelManager
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    km = KernelManager(kernel_name="python3")
+    km.kernel_spec.argv[0] = sys.executable
+    NotebookClient(nb, km=km, timeout=180, store_widget_state=True, allow_errors=True,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    return nb
+
+
+def cell_text(nb, index: int) -> str:
+    parts = []
+    for o in nb.cells[index].outputs:
+        parts.append(o.get("text", ""))
+        parts.append(str(o.get("data", {}).get("text/html", "")))
+        parts.append(o.get("evalue", ""))
+    return "".join(parts)
+
+
+@pytest.mark.parametrize("flag", ["--scheduler", "--cluster local"])
+def test_a_parallel_cell_runs_on_a_cluster(cluster, tmp_path, flag):
+    option = f"--scheduler {cluster.address}" if flag == "--scheduler" else flag
+    nb = run_cells(tmp_path, CELL_SETUP, CLUSTER_CELL.format(flag=option))
+    out = cell_text(nb, 1)
+    assert "6 [0, 2, 4, 6, 8, 10]" in out  # what the plain cell prints
+    assert "dashboard" in out and "http://" in out  # a link to the cluster's dashboard
+    states = nb.metadata.widgets["application/vnd.jupyter.widget-state+json"]["state"].values()
+    bundle = next(s["state"]["render_bundle"] for s in states if s["model_name"] == "BokehModel")
+    # The statements ran on the cluster's worker threads: the stream's lanes say so.
+    assert "127.0.0.1:" in (bundle if isinstance(bundle, str) else str(bundle))
+
+
+def test_a_cell_with_an_unreachable_scheduler_fails_fast_and_clearly(tmp_path):
+    nobody = f"tcp://127.0.0.1:{free_port()}"
+    began = time.monotonic()
+    nb = run_cells(tmp_path, "%load_ext kernel_ext\nx = 1",
+                   f"%%parallel --scheduler {nobody}\nx = 2\n", "print(x)")
+    assert time.monotonic() - began < 60
+    assert nobody in cell_text(nb, 1) and "dask scheduler" in cell_text(nb, 1)
+    assert cell_text(nb, 2).strip() == "1"  # nothing ran: the namespace is as it was
+
+
+def test_dask_flag_without_a_default_client_says_what_to_do(tmp_path):
+    nb = run_cells(tmp_path, "%load_ext kernel_ext", "%%parallel --dask\nx = 2\n")
+    assert "distributed.Client" in cell_text(nb, 1)

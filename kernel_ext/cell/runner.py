@@ -72,6 +72,7 @@ class RunOptions:
     workers: int | None = None
     views: ViewOptions | None = None  # None: no live views
     name: str = "%%parallel cell"  # the job's name, shown by its views
+    cluster: Any = None  # a distributed.Client: the processes backend on its workers
 
 
 class CellRun:
@@ -104,13 +105,21 @@ class CellRun:
         self._lock = threading.Lock()
         # --processes: statements the kernel ran itself, and why (copies would differ)
         self.ran_in_kernel: dict[int, str] = {}
+        slots = None
+        workers = options.workers
+        if options.cluster is not None:  # statements ship to the cluster as to processes
+            from kernel_ext.cluster_slots import slot_pool_of
+
+            slots = slot_pool_of(options.cluster)
+            workers = workers or slots.threads
         self.job = Job(
             Graph(task for stmt in plan.statements for task in self._tasks(stmt)),
             list(range(count)),
             backend=options.backend,
-            num_workers=options.workers,
+            num_workers=workers,
             keep_going=True,
             name=options.name,
+            slot_pool=slots,
         )
 
     # ------------------------------------------------------------------ building

@@ -1,0 +1,180 @@
+"""Worker slots on a dask.distributed cluster, for ``%%parallel --scheduler`` cells.
+
+A ``%%parallel`` cell on a cluster means what it means on ``--processes``:
+inputs travel to a worker as copies, results come back, and statements that
+change objects in place or have effects run in the kernel (the cell's
+shipping rules, :mod:`kernel_ext.cell.shipping`, decide). So a cell on a
+cluster is a cell on the processes backend whose slots are the cluster's
+worker threads instead of local processes: :class:`ClusterSlot` has
+:class:`~kernel_ext.process_pool.ProcessSlot`'s interface and submits each
+call (or batch of calls) to the cluster with ``client.submit``.
+
+Where a call ran is what the worker reports (its address and thread, its own
+start and stop); a worker that dies mid-task has the call rerun elsewhere by
+Dask, as Dask survives it, and only a call that keeps killing workers fails
+(:class:`~kernel_ext.errors.WorkerDiedError`). A cancel cancels the futures.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from kernel_ext.errors import WorkerDiedError
+from kernel_ext.process_pool import (
+    CancelledInWorker,
+    RemoteTraceback,
+    SentBatch,
+    _Failure,
+    _run_batch_in_worker,
+    _run_in_worker,
+)
+
+
+def _where() -> str:
+    """In a Dask worker: ``<address> #<thread>``, the lane the views draw the call on."""
+    from distributed import get_worker
+
+    address = get_worker().address.removeprefix("tcp://").removeprefix("tls://")
+    return f"{address} #{threading.get_ident() % 10_000}"
+
+
+def _wall_offset() -> float:
+    """Add to this process's monotonic clock to get wall time (the machines' shared clock)."""
+    return time.time() - time.monotonic()
+
+
+def _run_on_cluster(func: Callable[..., Any], args: tuple[Any, ...],
+                    kwargs: Mapping[str, Any]) -> tuple[Any, str, float, float]:
+    value, _pid, start, end = _run_in_worker(func, args, kwargs)
+    offset = _wall_offset()
+    return value, _where(), start + offset, end + offset
+
+
+def _run_batch_on_cluster(calls: list[Any]) -> tuple[list[Any], str]:
+    outcomes, _pid = _run_batch_in_worker(calls)
+    offset = _wall_offset()
+    return [(value, start + offset, end + offset) for value, start, end in outcomes], _where()
+
+
+class ClusterSlot:
+    """One of the cluster's threads, lent to a job: one call (or batch) at a time."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self._future: Any = None
+        self._lock = threading.Lock()
+        self._killed_by_cancel = False
+
+    def run(self, key: Any, func: Callable[..., Any], args: tuple[Any, ...],
+            kwargs: Mapping[str, Any], on_start: Callable[[str], None] | None = None,
+            ) -> tuple[Any, str, float, float]:
+        """As :meth:`ProcessSlot.run`, on the cluster."""
+        future = self._submit(key, _run_on_cluster, func, args, kwargs)
+        if on_start is not None:
+            on_start("cluster")
+        value, where, start, end = self._result(key, future)
+        if isinstance(value, _Failure):
+            error = value.exc
+            error.__cause__ = RemoteTraceback(value.text)
+            raise error
+        return value, where, _local(start), _local(end)
+
+    def send_batch(self, keys: list[Any], calls: list[Any]) -> SentBatch:
+        return SentBatch(keys, self._submit(keys, _run_batch_on_cluster, calls), None, "cluster")
+
+    def collect_batch(self, sent: SentBatch) -> tuple[list[Any], str]:
+        outcomes, where = self._result(sent.keys, sent.future)
+        results = []
+        for value, start, end in outcomes:
+            if isinstance(value, _Failure):
+                error = value.exc
+                error.__cause__ = RemoteTraceback(value.text)
+                results.append((None, error, _local(start), _local(end)))
+            else:
+                results.append((value, None, _local(start), _local(end)))
+        return results, where
+
+    def arm(self) -> None:
+        self._killed_by_cancel = False
+
+    def kill(self) -> None:
+        """Cancel what runs now (on the cluster it finishes, unheard)."""
+        with self._lock:
+            self._killed_by_cancel = True
+            future, self._future = self._future, None
+        if future is not None:
+            threading.Thread(target=future.cancel, daemon=True).start()
+
+    def close(self) -> None:
+        self.kill()
+
+    def _submit(self, key: Any, *call: Any) -> Any:
+        with self._lock:
+            if self._killed_by_cancel:
+                raise CancelledInWorker(key)
+            self._future = self.client.submit(*call, pure=False)
+            return self._future
+
+    def _result(self, key: Any, future: Any) -> Any:
+        from distributed.scheduler import KilledWorker
+
+        while True:
+            try:
+                return future.result(timeout=0.1)
+            except TimeoutError:
+                if self._killed_by_cancel:
+                    raise CancelledInWorker(key) from None
+            except KilledWorker as exc:
+                raise WorkerDiedError(key, f"it killed Dask workers ({exc})") from None
+            except Exception:
+                if self._killed_by_cancel or future.cancelled():
+                    raise CancelledInWorker(key) from None
+                raise
+
+
+def _local(wall: float) -> float:
+    """A worker's wall-clock timestamp on the kernel's monotonic clock (the views')."""
+    return wall - _wall_offset()
+
+
+class ClusterSlotPool:
+    """The cluster's threads as slots, lent to jobs as :class:`SlotPool` lends processes."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self._lock = threading.Lock()
+        self._free: list[ClusterSlot] = []
+
+    @property
+    def threads(self) -> int:
+        return max(1, sum(self.client.nthreads().values()))
+
+    def acquire(self, count: int) -> list[ClusterSlot]:
+        with self._lock:
+            taken, self._free = self._free[:count], self._free[count:]
+        return taken + [ClusterSlot(self.client) for _ in range(count - len(taken))]
+
+    def release(self, slots: list[Any]) -> None:
+        with self._lock:
+            self._free.extend(slots)
+
+    def close(self) -> None:
+        with self._lock:
+            slots, self._free = self._free, []
+        for slot in slots:
+            slot.close()
+
+
+_pools: dict[int, ClusterSlotPool] = {}
+
+
+def slot_pool_of(client: Any) -> ClusterSlotPool:
+    """One slot pool per client, for the kernel's life."""
+    pool = _pools.get(id(client))
+    if pool is None or pool.client is not client:
+        pool = _pools[id(client)] = ClusterSlotPool(client)
+    return pool
+
