@@ -21,6 +21,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import re
+import sys
 import threading
 import time
 import uuid
@@ -44,6 +45,12 @@ def connect(address: str | None = None, client: Any = None,
             timeout: float = CONNECT_TIMEOUT) -> Any:
     """The ``distributed.Client`` a job runs on: ``client`` if given, else one (kept for the
     kernel's life) to the scheduler at ``address``, else the default client."""
+    try:
+        from kernel_ext.cluster_slots import isolate_dask_randomness
+
+        isolate_dask_randomness()  # the client's draws: not on the user's generator
+    except ImportError:
+        pass  # no distributed: said below
     if client is not None:
         return client
     try:
@@ -88,6 +95,12 @@ def local_cluster_client() -> Any:
     except ImportError:
         raise ImportError("--cluster local runs on dask.distributed; install it: "
                           "pip install 'kernel_ext[dask]'") from None
+    main = sys.modules.get("__main__")
+    if main is not None and not hasattr(main, "__spec__"):  # cleared by %reset: spawning
+        main.__spec__ = None  # worker processes reads it (None: an interactive session)
+    from kernel_ext.cluster_slots import isolate_dask_randomness
+
+    isolate_dask_randomness()  # its scheduler runs in the kernel: not on the user's generator
     cluster = LocalCluster(dashboard_address="127.0.0.1:0")
     client = Client(cluster, set_as_default=False)
     if not _local:

@@ -41,6 +41,41 @@ def _where() -> str:
     return f"{address} #{threading.get_ident() % 10_000}"
 
 
+_isolated = False
+
+
+def isolate_dask_randomness() -> None:
+    """Give Dask's own draws a generator of their own, in this process.
+
+    Dask draws from Python's global ``random`` generator for its own purposes
+    (which items of a collection to sample for its size, which peer to gather
+    a value from, which bytes to sample before compressing). In a kernel
+    hosting a LocalCluster's scheduler those draws would move the user's
+    generator (``random.random()`` in the next cell would differ from the plain
+    notebook's); in a worker they would look as if the statement had drawn, and
+    send it back to run in the kernel.
+    """
+    global _isolated
+    if _isolated:
+        return
+    import importlib
+    import random
+
+    own = random.Random()
+    # Dask's modules that draw from the module-level generator (sizeof samples a
+    # collection's items; the scheduler and workers pick peers; comms back off).
+    for name in ("dask.sizeof", "distributed.utils_comm", "distributed.scheduler",
+                 "distributed.worker", "distributed.comm.core"):
+        module = importlib.import_module(name)
+        if getattr(module, "random", None) is random:
+            module.random = own  # type: ignore[attr-defined]
+    from distributed.protocol import compression
+
+    if getattr(compression, "randint", None) is random.randint:
+        compression.randint = own.randint
+    _isolated = True
+
+
 def _wall_offset() -> float:
     """Add to this process's monotonic clock to get wall time (the machines' shared clock)."""
     return time.time() - time.monotonic()
@@ -48,12 +83,14 @@ def _wall_offset() -> float:
 
 def _run_on_cluster(func: Callable[..., Any], args: tuple[Any, ...],
                     kwargs: Mapping[str, Any]) -> tuple[Any, str, float, float]:
+    isolate_dask_randomness()
     value, _pid, start, end = _run_in_worker(func, args, kwargs)
     offset = _wall_offset()
     return value, _where(), start + offset, end + offset
 
 
 def _run_batch_on_cluster(calls: list[Any]) -> tuple[list[Any], str]:
+    isolate_dask_randomness()
     outcomes, _pid = _run_batch_in_worker(calls)
     offset = _wall_offset()
     return [(value, start + offset, end + offset) for value, start, end in outcomes], _where()

@@ -148,6 +148,8 @@ class Parallel(Magics):
         if plan.needs_main_thread and not _awaits_at_top_level(plan):
             backend = "sync"  # in order, on the kernel's own thread (see --explain)
         views = _view_options_from(self, args, cancel_button)
+        if cluster is not None:
+            _show_dashboard_link(cluster, views)
         run = CellRun(
             plan,
             shell.user_ns,
@@ -169,6 +171,8 @@ class Parallel(Magics):
         registry = self.job_registry
         number = registry.next_number()
         views = _view_options_from(self, args, cancel_button=True)
+        if cluster is not None:
+            _show_dashboard_link(cluster, views)
         run = CellRun(
             plan,
             self.shell.user_ns,
@@ -233,7 +237,7 @@ def _as_ipython_reports(shell: Any, source: str, filename: str,
 
 def _cluster_from(args: Any) -> Any:
     """The ``distributed.Client`` the cell runs on (``--scheduler``, ``--cluster local``,
-    ``--dask``), or None; its dashboard link is shown in the cell's output."""
+    ``--dask``), or None."""
     chosen = [flag for flag in ("scheduler", "cluster", "dask") if getattr(args, flag)]
     if not chosen:
         return None
@@ -245,13 +249,18 @@ def _cluster_from(args: Any) -> Any:
         client = local_cluster_client() if args.cluster else connect(address=args.scheduler)
     except (ConnectionError, ValueError, ImportError) as exc:
         raise UsageError(str(exc)) from None
+    return client
+
+
+def _show_dashboard_link(client: Any, views: ViewOptions) -> None:
+    """With the cell's live views: a link to the cluster's own dashboard (a view too: cells
+    without views leave only what the plain cell leaves)."""
     link = getattr(client, "dashboard_link", None)
-    if link:
+    if link and (views.progress or views.stream or views.graph):
         from IPython.display import HTML, display
 
         display(HTML(f'Dask cluster {html.escape(str(client.scheduler.address))}: '
                      f'<a href="{html.escape(link)}" target="_blank">dashboard</a>'))
-    return client
 
 
 def _view_options_from(magics: Parallel, args: Any, cancel_button: bool) -> ViewOptions:
