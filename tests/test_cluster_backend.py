@@ -295,3 +295,71 @@ def test_a_cell_with_an_unreachable_scheduler_fails_fast_and_clearly(tmp_path):
 def test_dask_flag_without_a_default_client_says_what_to_do(tmp_path):
     nb = run_cells(tmp_path, "%load_ext kernel_ext", "%%parallel --dask\nx = 2\n")
     assert "distributed.Client" in cell_text(nb, 1)
+
+
+def test_interrupting_a_cluster_cell_cancels_its_work_on_the_cluster(cluster, tmp_path):
+    from jupyter_client.manager import KernelManager
+
+    km = KernelManager(kernel_name="python3")
+    km.kernel_spec.argv[0] = sys.executable
+    km.start_kernel(cwd=str(tmp_path))
+    client = km.client()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=60)
+        client.execute_interactive(
+            "%load_ext kernel_ext\nimport time\ndef long_nap(x):\n    time.sleep(60)\n"
+            "    return x\n", timeout=60)
+        msg_id = client.execute(f"%%parallel --scheduler {cluster.address}\n"
+                                "a = long_nap(1)\nb = long_nap(2)\n")
+        wait_for(lambda: sum(len(v) for v in cluster.client.processing().values()) == 2,
+                 timeout=30)
+        began = time.monotonic()
+        km.interrupt_kernel()
+        reply = client.get_shell_msg(timeout=30)
+        while reply["parent_header"].get("msg_id") != msg_id:
+            reply = client.get_shell_msg(timeout=30)
+        assert time.monotonic() - began < 2.0
+        assert reply["content"]["status"] == "error"
+        assert reply["content"]["ename"] == "KeyboardInterrupt"
+        # The cluster lets go of the cell's calls (running ones are released, unheard).
+        wait_for(lambda: not cluster.client.run_on_scheduler(
+            lambda dask_scheduler: [k for k in dask_scheduler.tasks
+                                    if "run_on_cluster" in str(k)]), timeout=10)
+        out = client.execute_interactive("print('a' in dir(), 'b' in dir())", timeout=30)
+        assert out["content"]["status"] == "ok"
+    finally:
+        client.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def test_dask_flag_runs_on_the_default_client(cluster, tmp_path):
+    nb = run_cells(tmp_path, CELL_SETUP + f"from distributed import Client\n"
+                   f"client = Client({cluster.address!r})\n",
+                   CLUSTER_CELL.format(flag="--dask"))
+    out = cell_text(nb, 1)
+    assert "6 [0, 2, 4, 6, 8, 10]" in out and cluster.address.split("//")[1] in out
+
+
+def test_the_local_cluster_is_closed_with_its_kernel(tmp_path):
+    import psutil
+    from jupyter_client.manager import KernelManager
+
+    km = KernelManager(kernel_name="python3")
+    km.kernel_spec.argv[0] = sys.executable
+    km.start_kernel(cwd=str(tmp_path))
+    client = km.client()
+    client.start_channels()
+    client.wait_for_ready(timeout=60)
+    reply = client.execute_interactive(
+        "%load_ext kernel_ext\n", timeout=60)
+    reply = client.execute_interactive(
+        "%%parallel --cluster local\nx = sum(range(10))\n", timeout=120)
+    assert reply["content"]["status"] == "ok"
+    kernel = psutil.Process(km.provisioner.process.pid)
+    children = kernel.children(recursive=True)
+    assert children  # the LocalCluster's worker processes
+    client.stop_channels()
+    km.shutdown_kernel(now=False)  # as JupyterLab's shutdown asks
+    gone, alive = psutil.wait_procs(children, timeout=15)
+    assert not alive, alive
