@@ -31,7 +31,7 @@ from typing import Any
 
 from kernel_ext.cluster_events import MARKER, PLUGIN_NAME, TOPIC, TaskEventsPlugin
 from kernel_ext.events import FINAL_STATES, TaskState
-from kernel_ext.graph import resolve
+from kernel_ext.graph import Ref, needs_resolving, resolve
 
 CONNECT_TIMEOUT = 10.0  # seconds to reach a scheduler before saying it cannot be reached
 
@@ -161,14 +161,20 @@ class _Arguments:
     """A task's arguments, opaque to Dask (it must not look for its keys inside them), and
     the engine keys of its dependencies."""
 
-    __slots__ = ("args", "kwargs", "needs", "resolve")
+    __slots__ = ("args", "kwargs", "needs", "resolve", "token")
 
     def __init__(self, args: tuple[Any, ...], kwargs: dict[str, Any],
-                 needs: tuple[Hashable, ...], resolve: bool) -> None:
+                 needs: tuple[Hashable, ...], resolve: bool, token: str) -> None:
         self.args, self.kwargs, self.needs, self.resolve = args, kwargs, needs, resolve
+        self.token = token
 
     def __reduce__(self) -> Any:
-        return _Arguments, (self.args, self.kwargs, self.needs, self.resolve)
+        return _Arguments, (self.args, self.kwargs, self.needs, self.resolve, self.token)
+
+    def __dask_tokenize__(self) -> str:
+        """Dask tokenizes every task it is given; the task's unique key says it all (else
+        Dask would pickle the arguments to hash them: a tenth of a cluster job's time)."""
+        return self.token
 
 
 def _cancel(client: Any, futures: list[Any]) -> None:
@@ -191,6 +197,14 @@ def _error_of(event: dict[str, Any], key: Hashable) -> BaseException:
         except Exception:  # noqa: BLE001, S110 - described by its text below
             pass
     return RuntimeError(f"task {key!r} failed on the Dask cluster: {event.get('error', '')}")
+
+
+_PLAIN = (int, float, complex, str, bytes, bool, type(None))
+
+
+def _plain_literal(value: Any) -> bool:
+    """A value Dask passes through untouched (containers it would look into are not)."""
+    return isinstance(value, _PLAIN)
 
 
 def _group_word(group: str) -> str:
@@ -232,10 +246,14 @@ class ClusterRun:
         graph = {}
         dependencies = job.graph.dependencies
         for i, (key, task) in enumerate(zip(job.keys, job._tasks, strict=True)):
+            direct = self._as_dask_task(i, task, Task, TaskRef)
+            if direct is not None:  # as Dask would send it: no wrapper to pickle and hash
+                graph[self._dask_keys[i]] = direct
+                continue
             needs = dependencies[key]
             values = List(*(TaskRef(self._dask_keys[job._index[dep]]) for dep in needs))
             arguments = _Arguments(task.args, dict(task.kwargs or {}), needs,
-                                   job._needs_resolving[i])
+                                   job._needs_resolving[i], f"{self.token}-{i}")
             graph[self._dask_keys[i]] = Task(self._dask_keys[i], _run_remote, task.func,
                                              arguments, values)
         outputs = [i for i in range(len(job.keys)) if job._is_output[i]]
@@ -243,6 +261,23 @@ class ClusterRun:
                                         sync=False, retries=job.retries)
         for i, future in zip(outputs, self._futures, strict=True):
             future.add_done_callback(lambda f, i=i: self._output_done(i, f))
+
+    def _as_dask_task(self, i: int, task: Any, task_type: Any, ref_type: Any) -> Any:
+        """Task ``i`` as a plain Dask task when its arguments are literals that hold no
+        references and references at the top level only (a graph dict's usual task);
+        else None (it is sent wrapped: :func:`_run_remote`)."""
+        args: list[Any] = []
+        for arg in task.args:
+            if type(arg) is Ref:
+                args.append(ref_type(self._dask_keys[self.job._index[arg.key]]))
+            elif needs_resolving(arg) or not _plain_literal(arg):
+                return None
+            else:
+                args.append(arg)
+        if task.kwargs and (needs_resolving(task.kwargs) or not all(
+                _plain_literal(v) for v in task.kwargs.values())):
+            return None
+        return task_type(self._dask_keys[i], task.func, *args, **dict(task.kwargs or {}))
 
     def cancel(self) -> None:
         """Release the job's tasks on the cluster (running ones finish there, unheard)."""

@@ -101,7 +101,7 @@ class ClusterSlot:
 
     def __init__(self, client: Any) -> None:
         self.client = client
-        self._future: Any = None
+        self._in_flight: set[Any] = set()  # a call, or a batch and the one sent behind it
         self._lock = threading.Lock()
         self._killed_by_cancel = False
 
@@ -141,8 +141,8 @@ class ClusterSlot:
         """Cancel what runs now (on the cluster it finishes, unheard)."""
         with self._lock:
             self._killed_by_cancel = True
-            future, self._future = self._future, None
-        if future is not None:
+            futures, self._in_flight = list(self._in_flight), set()
+        for future in futures:
             threading.Thread(target=future.cancel, daemon=True).start()
 
     def close(self) -> None:
@@ -152,15 +152,19 @@ class ClusterSlot:
         with self._lock:
             if self._killed_by_cancel:
                 raise CancelledInWorker(key)
-            self._future = self.client.submit(*call, pure=False)
-            return self._future
+            future = self.client.submit(*call, pure=False)
+            self._in_flight.add(future)
+            return future
 
     def _result(self, key: Any, future: Any) -> Any:
         from distributed.scheduler import KilledWorker
 
         while True:
             try:
-                return future.result(timeout=0.1)
+                outcome = future.result(timeout=0.1)
+                with self._lock:
+                    self._in_flight.discard(future)  # the cluster may let go of the value
+                return outcome
             except TimeoutError:
                 if self._killed_by_cancel:
                     raise CancelledInWorker(key) from None

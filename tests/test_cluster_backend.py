@@ -323,9 +323,7 @@ def test_interrupting_a_cluster_cell_cancels_its_work_on_the_cluster(cluster, tm
         assert reply["content"]["status"] == "error"
         assert reply["content"]["ename"] == "KeyboardInterrupt"
         # The cluster lets go of the cell's calls (running ones are released, unheard).
-        wait_for(lambda: not cluster.client.run_on_scheduler(
-            lambda dask_scheduler: [k for k in dask_scheduler.tasks
-                                    if "run_on_cluster" in str(k)]), timeout=10)
+        wait_for(lambda: not any(cluster.client.processing().values()), timeout=10)
         out = client.execute_interactive("print('a' in dir(), 'b' in dir())", timeout=30)
         assert out["content"]["status"] == "ok"
     finally:
