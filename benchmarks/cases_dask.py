@@ -96,7 +96,7 @@ def dask_array_threads(s: Settings) -> list[Row]:
     assert y.compute(scheduler=kernel_ext.get) == y.compute(scheduler="threads")  # warm
     ours: list[float] = []
     theirs: list[float] = []
-    for r in range(max(7, s.repeats)):
+    for r in range(max(15, s.repeats)):
         runs = [(ours, {"scheduler": kernel_ext.get, "num_workers": threads}),
                 (theirs, {"scheduler": dask.threaded.get, "num_workers": threads})]
         for times, options in runs if r % 2 == 0 else runs[::-1]:
