@@ -27,6 +27,7 @@ from kernel_ext.process_pool import (
     CancelledInWorker,
     RemoteTraceback,
     SentBatch,
+    SlotPool,
     _Failure,
     _run_batch_in_worker,
     _run_in_worker,
@@ -181,32 +182,16 @@ def _local(wall: float) -> float:
     return wall - _wall_offset()
 
 
-class ClusterSlotPool:
+class ClusterSlotPool(SlotPool):
     """The cluster's threads as slots, lent to jobs as :class:`SlotPool` lends processes."""
 
     def __init__(self, client: Any) -> None:
+        super().__init__(lambda: ClusterSlot(client))
         self.client = client
-        self._lock = threading.Lock()
-        self._free: list[ClusterSlot] = []
 
     @property
     def threads(self) -> int:
         return max(1, sum(self.client.nthreads().values()))
-
-    def acquire(self, count: int) -> list[ClusterSlot]:
-        with self._lock:
-            taken, self._free = self._free[:count], self._free[count:]
-        return taken + [ClusterSlot(self.client) for _ in range(count - len(taken))]
-
-    def release(self, slots: list[Any]) -> None:
-        with self._lock:
-            self._free.extend(slots)
-
-    def close(self) -> None:
-        with self._lock:
-            slots, self._free = self._free, []
-        for slot in slots:
-            slot.close()
 
 
 _pools: dict[int, ClusterSlotPool] = {}

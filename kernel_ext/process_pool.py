@@ -247,18 +247,20 @@ class ProcessSlot:
 
 
 class SlotPool:
-    """The process slots of this kernel, lent to jobs and returned when they end."""
+    """The process slots of this kernel, lent to jobs and returned when they end
+    (``make_slot``: how a new one is made; a cluster's slots: ``cluster_slots``)."""
 
-    def __init__(self) -> None:
-        self._free: list[ProcessSlot] = []
+    def __init__(self, make_slot: Callable[[], Any] = ProcessSlot) -> None:
+        self._make_slot = make_slot
+        self._free: list[Any] = []
         self._lock = threading.Lock()
 
-    def acquire(self, count: int) -> list[ProcessSlot]:
+    def acquire(self, count: int) -> list[Any]:
         with self._lock:
             taken, self._free = self._free[:count], self._free[count:]
-        return taken + [ProcessSlot() for _ in range(count - len(taken))]
+        return taken + [self._make_slot() for _ in range(count - len(taken))]
 
-    def release(self, slots: list[ProcessSlot]) -> None:
+    def release(self, slots: list[Any]) -> None:
         with self._lock:
             self._free.extend(slots)
 
