@@ -267,7 +267,8 @@ def test_a_task_that_is_not_callable_is_reported_before_anything_runs():
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"backend": "gpu"}, "unknown backend 'gpu'; choose one of 'threads', 'processes', 'sync'"),
+        ({"backend": "gpu"},
+             "unknown backend 'gpu'; choose one of 'threads', 'processes', 'sync', 'dask'"),
         ({"num_workers": 0}, "num_workers must be a positive integer, not 0"),
         ({"num_workers": 1.5}, "num_workers must be a positive integer, not 1.5"),
         ({"retries": -1}, "retries must be a non-negative integer, not -1"),
