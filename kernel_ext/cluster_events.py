@@ -22,7 +22,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from distributed.diagnostics.plugin import SchedulerPlugin
+try:
+    from distributed.diagnostics.plugin import SchedulerPlugin
+except ImportError:  # without distributed: importable, and connect() says what to install
+    SchedulerPlugin = object  # type: ignore[assignment,misc]
 
 TOPIC = "kernel_ext-task-events"
 MARKER = "-kx"  # in the name of every task key kernel_ext sends
