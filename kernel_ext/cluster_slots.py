@@ -25,12 +25,12 @@ from typing import Any
 from kernel_ext.errors import WorkerDiedError
 from kernel_ext.process_pool import (
     CancelledInWorker,
-    RemoteTraceback,
     SentBatch,
     SlotPool,
     _Failure,
     _run_batch_in_worker,
     _run_in_worker,
+    batch_outcomes,
 )
 
 
@@ -115,9 +115,7 @@ class ClusterSlot:
             on_start("cluster")
         value, where, start, end = self._result(key, future)
         if isinstance(value, _Failure):
-            error = value.exc
-            error.__cause__ = RemoteTraceback(value.text)
-            raise error
+            raise value.error()
         return value, where, _local(start), _local(end)
 
     def send_batch(self, keys: list[Any], calls: list[Any]) -> SentBatch:
@@ -125,15 +123,7 @@ class ClusterSlot:
 
     def collect_batch(self, sent: SentBatch) -> tuple[list[Any], str]:
         outcomes, where = self._result(sent.keys, sent.future)
-        results = []
-        for value, start, end in outcomes:
-            if isinstance(value, _Failure):
-                error = value.exc
-                error.__cause__ = RemoteTraceback(value.text)
-                results.append((None, error, _local(start), _local(end)))
-            else:
-                results.append((value, None, _local(start), _local(end)))
-        return results, where
+        return batch_outcomes(outcomes, _local), where
 
     def arm(self) -> None:
         self._killed_by_cancel = False

@@ -57,6 +57,20 @@ class _Failure:
         self.exc = exc
         self.text = text
 
+    def error(self) -> BaseException:
+        """The exception as the kernel raises it: the worker's traceback as its cause."""
+        self.exc.__cause__ = RemoteTraceback(self.text)
+        return self.exc
+
+
+def batch_outcomes(
+    outcomes: list[tuple[Any, float, float]], clock: Callable[[float], float] = float,
+) -> list[tuple[Any, BaseException | None, float, float]]:
+    """A batch's (value, start, end) from its worker as (value, error, start, end):
+    a failure's exception rebuilt, the times put on the kernel's clock by ``clock``."""
+    return [(None, value.error(), clock(start), clock(end)) if isinstance(value, _Failure)
+            else (value, None, clock(start), clock(end)) for value, start, end in outcomes]
+
 
 def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -162,9 +176,7 @@ class ProcessSlot:
                 raise
             raise error from exc
         if isinstance(value, _Failure):
-            exc = value.exc
-            exc.__cause__ = RemoteTraceback(value.text)
-            raise exc
+            raise value.error()
         return value, f"pid:{pid}", start, end
 
     def send_batch(
@@ -206,15 +218,7 @@ class ProcessSlot:
                 self._discard(sent.executor)
                 raise CancelledInWorker(sent.keys) from None
             raise
-        results: list[tuple[Any, BaseException | None, float, float]] = []
-        for value, start, end in outcomes:
-            if isinstance(value, _Failure):
-                error = value.exc
-                error.__cause__ = RemoteTraceback(value.text)
-                results.append((None, error, start, end))
-            else:
-                results.append((value, None, start, end))
-        return results, f"pid:{pid}"
+        return batch_outcomes(outcomes), f"pid:{pid}"
 
     def arm(self) -> None:
         """A new task is assigned to this slot: forget earlier kills.
