@@ -3,6 +3,8 @@
 The engine's public surface; the IPython extension entry points come with the magic.
 """
 
+from importlib import metadata as _metadata
+
 from kernel_ext.api import compute, get, submit
 from kernel_ext.errors import (
     CycleError,
@@ -16,6 +18,11 @@ from kernel_ext.errors import (
 from kernel_ext.events import TaskEvent, TaskState
 from kernel_ext.graph import Call, Graph, Ref, Task, from_dask
 from kernel_ext.scheduler import Job, JobStatus
+
+try:
+    __version__ = _metadata.version("kernel_ext")
+except _metadata.PackageNotFoundError:  # a source tree that is not installed
+    __version__ = "0.0.0"
 
 
 def visualize(
@@ -49,6 +56,11 @@ __all__ = [
     "submit",
     "visualize",
 ]
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """Where the prebuilt JupyterLab extension lives (``jupyter labextension develop``)."""
+    return [{"src": "_lab_static", "dest": "kernel-ext"}]
 
 
 def load_ipython_extension(ipython):  # type: ignore[no-untyped-def]
