@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Idempotent setup for a fresh Debian machine with Python 3.11 and Node 20:
 # Debian packages (Graphviz's `dot`, Chromium for browser tests), a virtualenv in .venv,
-# and kernel_ext installed editable with its test extras.
+# kernel_ext installed editable with its test extras (the install runs `npm install` and
+# builds the JupyterLab extension in labextension/, through hatch-jupyter-builder), and
+# that extension linked into the virtualenv's JupyterLab.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,7 +16,15 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get install -y -q --no-install-recommends "${need_apt[@]}"
 fi
 
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "setup.sh: Node.js 20 and npm are needed to build the JupyterLab extension" >&2
+  exit 1
+fi
+
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
+# Serve the extension from the source tree (a symlink to kernel_ext/_lab_static), so
+# `npm run build` is all a change needs; replaces the copy the editable install made.
+PATH="$PWD/.venv/bin:$PATH" .venv/bin/jupyter-builder develop --overwrite . >/dev/null
