@@ -163,6 +163,22 @@ def test_cancel_stops_a_background_job(k: KernelSession) -> None:
     assert res.error is not None and res.error.ename == "JobCancelledError"
 
 
+def test_a_loop_after_a_cancelled_loop_binds_its_variable_afresh(k: KernelSession) -> None:
+    # The cancelled job leaves `i` unbound; the plain cell `for i in ...` never reads the
+    # old `i`, so the next job's loop must not fail with "'i' was not produced".
+    loop = "out = []\nfor i in range({n}):\n    out.append(slow({pause}, i))\n"
+    _, first = start(k, loop.format(n=100, pause=0.2))
+    time.sleep(0.5)
+    k.run_ok(f"%parallel cancel {first}")
+    k.run_ok(f"%parallel wait {first}")
+    _, second = start(k, loop.format(n=5, pause=0.01) + "last = i\n")
+    k.run_ok(f"%parallel wait {second}")
+    assert k.evaluate(f"__import__('kernel_ext').jobs[{second}].state") == "finished"
+    assert k.evaluate("out") == [0, 1, 2, 3, 4] and k.evaluate("last") == 4
+    res = k.execute("%%parallel --bg\nfor j in range(i):\n    pass\n")  # reads `i` first
+    assert res.error is None
+
+
 def test_cancel_all(k: KernelSession) -> None:
     numbers = [start(k, f"v{i} = slow(0.2, {i})\nw{i} = slow(9, v{i})\n")[1] for i in range(3)]
     k.run_ok("%parallel cancel all")

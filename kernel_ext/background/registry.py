@@ -16,6 +16,7 @@ error or the final value in the starting cell, records failures for sync).
 
 from __future__ import annotations
 
+import ast
 import itertools
 import sys
 import threading
@@ -346,4 +347,20 @@ def _free_reads(stmt: Statement, statements: tuple[Statement, ...]) -> frozenset
     written: set[str] = set()
     for other in statements[: stmt.index]:
         written |= other.writes
-    return stmt.reads - written
+    return stmt.reads - written - _bound_before_read(stmt.node)
+
+
+def _bound_before_read(node: ast.stmt) -> set[str]:
+    """A top-level ``for``'s targets: its body reads them only after the loop has bound them.
+
+    The analysis counts them as reads (a loop that runs no iteration leaves the
+    old value), but the plain cell never *needs* them: a failed job that left
+    ``i`` unbound must not fail a later ``for i in ...``. Unless the iterable or
+    the ``else`` clause reads them, which happens before (or without) binding.
+    """
+    if not isinstance(node, ast.For | ast.AsyncFor):
+        return set()
+    targets = {n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)}
+    early = {n.id for part in (node.iter, *node.orelse) for n in ast.walk(part)
+             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return targets - early

@@ -42,9 +42,10 @@ from kernel_ext.cell.process_state import ProcessState
 from kernel_ext.cell.remote_errors import rebuild
 from kernel_ext.cell.shipping import replay_events, stops_at_a_warning
 from kernel_ext.cell.worker_run import RunInKernel
+from kernel_ext.errors import JobCancelledError
 from kernel_ext.events import TaskState
 from kernel_ext.graph import Call, Graph, Task
-from kernel_ext.scheduler import Job, drop_task_notes
+from kernel_ext.scheduler import Job, JobStatus, drop_task_notes
 
 _ITEM = "__kernel_ext_item"
 ITERATION_FUNCTION = _FUNCTION = "__kernel_ext_iteration"  # its frames are the cell's
@@ -373,8 +374,15 @@ def _pack(item: _Literal) -> bytes | None:
 def _finish_job(fanout: FanOut, namespace: MutableMapping[str, Any], job: Job, first: int,
                 values: list[Any], run_in_place: Callable[[int], None],
                 apply: Callable[[Any, list[Recorder] | None], None]) -> None:
-    """Apply iterations ``first``... in order, as the plain loop would; raise the first error."""
+    """Apply iterations ``first``... in order, as the plain loop would; raise the first error.
+
+    A cancelled job applies nothing: its statement was stopped, and its thread may
+    end long after its cell (a background job's, say) has settled and a later cell
+    has bound the same names afresh.
+    """
     job.wait()
+    if job.status is JobStatus.CANCELLED:
+        raise JobCancelledError(f"{job.name} was cancelled")
     states = job.states()
     failed = min((k for k, s in states.items() if s is TaskState.FAILED and k >= first),
                  default=None)
