@@ -65,12 +65,14 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
 
 def load_ipython_extension(ipython):  # type: ignore[no-untyped-def]
     """``%load_ext kernel_ext``: register the magics and make their defaults configurable."""
+    from kernel_ext import lab
     from kernel_ext.background import install
     from kernel_ext.cell import awaiting, cell_text, tracebacks
     from kernel_ext.magics import Parallel
 
     magics = Parallel(shell=ipython, parent=ipython)
     install(ipython, magics)
+    magics.job_feed = lab.install(ipython, __version__)
     tracebacks.install(ipython)
     cell_text.install(ipython)
     awaiting.install(ipython)

@@ -34,6 +34,7 @@ class Parallel(Magics):
     """Run notebook cells as parallel task graphs."""
 
     job_registry: Any = None  # the kernel's JobRegistry, given by kernel_ext.background.install
+    job_feed: Any = None  # the jobs the lab extension lists, given by kernel_ext.lab.install
 
     workers = Integer(
         None, allow_none=True, help="Worker threads or processes (default: the machine's cores)."
@@ -159,7 +160,18 @@ class Parallel(Magics):
             compile_flags=shell.compile.flags,
         )
         self.last_run = run  # what it did, e.g. which statements ran in the kernel and why
+        self._track(run, "foreground")
         return _Foreground(run, hide_value=DisplayHook.semicolon_at_end_of_expression(source))
+
+    def _track(self, run: CellRun, kind: str, background: Any = None) -> None:
+        """List the cell's job in the lab extension's jobs panel."""
+        if self.job_feed is not None:
+            from kernel_ext.lab import cell_id_of
+
+            self.job_feed.track(
+                run, kind=kind, number=getattr(background, "number", None),
+                execution_count=_running_cell_number(self.shell),
+                cell_id=cell_id_of(current_parent(self.shell)), background=background)
 
     @line_magic("jobs")
     def jobs_magic(self, line: str = "") -> Any:
@@ -185,6 +197,7 @@ class Parallel(Magics):
         )
         show_value = not DisplayHook.semicolon_at_end_of_expression(source)
         job = registry.start(number, run, current_parent(self.shell), show_value)
+        self._track(run, "background", job)
         earlier = sorted(j.number for j in job.prerequisites)
         waits = ", ".join(f"job {n}" for n in earlier)
         print(f"job {number}" + (f" (starts after {waits})" if waits else ""))

@@ -221,6 +221,7 @@ class KernelSession:
         self._sent_at = time.monotonic()
         # every iopub message seen, by its parent's msg_id (late output of background work)
         self.by_parent: dict[str, list[dict[str, Any]]] = {}
+        self.comm_messages: list[dict[str, Any]] = []  # every comm message, whatever its parent
 
     # ------------------------------------------------------------------ lifetime
 
@@ -346,6 +347,8 @@ class KernelSession:
         return res
 
     def _keep(self, msg: dict[str, Any]) -> None:
+        if msg["msg_type"].startswith("comm_"):
+            self.comm_messages.append(msg)
         parent = msg["parent_header"].get("msg_id")
         if parent:
             self.by_parent.setdefault(parent, []).append(msg)
