@@ -75,7 +75,11 @@ export class KernelJobsClient implements IDisposable {
 
   /** Ask the kernel whether kernel_ext's marker comm is registered; attach if so. */
   private async _probe(): Promise<void> {
-    if (this._disposed || this._comm || this._probing) {
+    if (this._probing) {
+      this._probeAgain = true; // a cell ended while we asked: ask once more after
+      return;
+    }
+    if (this._disposed || this._comm) {
       return;
     }
     this._probing = true;
@@ -94,6 +98,10 @@ export class KernelJobsClient implements IDisposable {
       console.debug(`kernel-ext: could not ask kernel ${this.kernel.id}`, reason);
     } finally {
       this._probing = false;
+    }
+    if (this._probeAgain) {
+      this._probeAgain = false;
+      await this._probe();
     }
   }
 
@@ -177,6 +185,7 @@ export class KernelJobsClient implements IDisposable {
 
   private _comm: JobsComm | null = null;
   private _probing = false;
+  private _probeAgain = false;
   private _disposed = false;
   private _lastStatus: Kernel.Status = 'unknown';
   private _requests = new PendingRequests();
