@@ -12,7 +12,9 @@ import { COMM_TARGET, FrontendMessage, PROTOCOL_VERSION } from './protocol';
 import { PendingRequests } from './requests';
 import { Settings } from './settings';
 
-const GONE: readonly Kernel.Status[] = ['restarting', 'autorestarting', 'dead'];
+// A kernel that says `starting` while we are connected was restarted (a restart
+// asked for by another client or through the REST API shows only as that).
+const GONE: readonly Kernel.Status[] = ['restarting', 'autorestarting', 'dead', 'starting'];
 
 export class KernelJobsClient implements IDisposable {
   constructor(
@@ -151,27 +153,38 @@ export class KernelJobsClient implements IDisposable {
   }
 
   private _onStatus(_: Kernel.IKernelConnection, status: Kernel.Status): void {
-    const before = this._lastStatus;
-    this._lastStatus = status;
     if (GONE.includes(status)) {
+      this._lookWhenIdle = true;
       if (this._comm) {
         this._detach(`the kernel is ${status}`);
       }
-      return;
-    }
-    // Back from a (re)start: kernel_ext may have been loaded at startup.
-    if (status === 'idle' && before !== 'busy' && before !== 'idle') {
+    } else if (status === 'idle' && this._lookWhenIdle) {
+      // Back from a (re)start: kernel_ext may have been loaded at startup.
+      this._lookWhenIdle = false;
       void this._probe();
     }
   }
 
-  /** After every cell the user runs (it may have been `%load_ext kernel_ext`), look again. */
+  /**
+   * Spot restarts by the kernel's session id changing (a restart through the REST
+   * API or another page may show no `restarting` status here), and after every
+   * cell the user runs (it may have been `%load_ext kernel_ext`) look again.
+   */
   private _onIopub(_: Kernel.IKernelConnection, msg: KernelMessage.IIOPubMessage): void {
+    const session = msg.header.session;
+    if (this._kernelSession !== null && session && session !== this._kernelSession) {
+      this._lookWhenIdle = true;
+      if (this._comm) {
+        this._detach('the kernel restarted');
+      }
+    }
+    this._kernelSession = session || this._kernelSession;
     if (this._comm || !KernelMessage.isStatusMsg(msg) || msg.content.execution_state !== 'idle') {
       return;
     }
     const parent = msg.parent_header as Partial<KernelMessage.IHeader>;
-    if (parent.msg_type === 'execute_request') {
+    if (parent.msg_type === 'execute_request' || this._lookWhenIdle) {
+      this._lookWhenIdle = false;
       void this._probe();
     }
   }
@@ -187,6 +200,7 @@ export class KernelJobsClient implements IDisposable {
   private _probing = false;
   private _probeAgain = false;
   private _disposed = false;
-  private _lastStatus: Kernel.Status = 'unknown';
+  private _lookWhenIdle = true;
+  private _kernelSession: string | null = null;
   private _requests = new PendingRequests();
 }
