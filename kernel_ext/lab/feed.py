@@ -164,7 +164,8 @@ class JobFeed:
 
 
 def _time_left(elapsed: float, done: int, total: int) -> float | None:
-    if done <= 0 or total <= done:
+    """From the pace so far; None until enough is done for the pace to mean something."""
+    if done < max(3, total // 20) or total <= done or elapsed < 0.5:
         return None
     return round(elapsed / done * (total - done), 1)
 
