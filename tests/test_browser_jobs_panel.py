@@ -104,7 +104,14 @@ def test_jobs_panel_in_real_jupyterlab(server: JupyterServer) -> None:
 
         activate(page, BETA)  # the user works in the other notebook
         run_cell(page, 0)
-        open_panel(page)
+        # The status bar item says a job runs; clicking it opens the panel.
+        page.evaluate("() => { window.jupyterapp.shell.collapseRight(); }")
+        page.locator(PANEL).wait_for(state="hidden", timeout=10_000)
+        page.wait_for_function(
+            "() => /1 job · \\d+%/.test(document.querySelector('.kx-status').textContent)",
+            timeout=15_000)
+        page.locator(".kx-status").click()
+        page.locator(PANEL).wait_for(state="visible", timeout=10_000)
         wait_state(page, "bg-1", "running")
         job1 = row(page, "bg-1")
         assert "job 1" in job1.inner_text() and ALPHA in job1.inner_text()
@@ -112,9 +119,6 @@ def test_jobs_panel_in_real_jupyterlab(server: JupyterServer) -> None:
             "(sel) => /^[1-9]\\d*\\/\\d+/.test(document.querySelector(sel).textContent)",
             arg=f"{PANEL} .kx-job-row[data-job-id='bg-1'] .kx-job-progress", timeout=20_000)
         status = page.locator(".kx-status")
-        page.wait_for_function(
-            "() => /1 job · \\d+%/.test(document.querySelector('.kx-status').textContent)",
-            timeout=10_000)
         page.screenshot(path=str(artifact("jobs_panel", "running")))
 
         # Cancel from the panel, from the other notebook's tab.
@@ -122,6 +126,10 @@ def test_jobs_panel_in_real_jupyterlab(server: JupyterServer) -> None:
         wait_state(page, "bg-1", "cancelled", timeout=20)
         assert kernel_eval(page, ALPHA, "__import__('kernel_ext').jobs[1].state") == "'cancelled'"
         assert not re.search(r"\d+ jobs? ·", status.inner_text())
+        page.wait_for_function(  # the badge leaves the cell once its job has ended
+            "(p) => window.jupyterapp.shell.widgets('main').find(w => w.context"
+            " && w.context.path === p).node.querySelectorAll('.kx-cell-badge').length === 0",
+            arg=ALPHA, timeout=10_000)
 
         # A failing job notifies; the notification's action goes to its cell.
         activate(page, ALPHA)
@@ -138,6 +146,21 @@ def test_jobs_panel_in_real_jupyterlab(server: JupyterServer) -> None:
             arg=ALPHA, timeout=15_000)
         wait_state(page, "bg-2", "failed")
         assert "ValueError: bad row 7" in row(page, "bg-2").inner_text()
+
+        # Go to cell opens the notebook again when its tab was closed (its kernel runs on).
+        page.evaluate("""async (p) => {
+            const w = window.jupyterapp.shell.widgets('main')
+                .find(w => w.context && w.context.path === p);
+            await w.context.save();
+            w.dispose();
+        }""", ALPHA)
+        activate(page, BETA)
+        row(page, "bg-2").locator(".kx-job-goto").click()
+        page.wait_for_function(
+            "(p) => { const w = window.jupyterapp.shell.currentWidget;"
+            " return w && w.context && w.context.path === p && w.content.activeCellIndex === 2; }",
+            arg=ALPHA, timeout=30_000)
+        wait_kernel_idle(page)
 
         # Reload the page mid-job: the panel asks the kernel again and shows the job.
         run_cell(page, 3)
@@ -163,6 +186,9 @@ def test_jobs_panel_in_real_jupyterlab(server: JupyterServer) -> None:
         assert page.locator(".kx-status").inner_text().strip() == ""
         page.screenshot(path=str(artifact("jobs_panel", "after-restart")))
 
+        log = server.log_tail(100000)
+        assert "No such comm target" not in log  # beta's kernel never loaded kernel_ext
+        assert "kernel_ext: refused" not in log
         bad = [line for line in console if line.startswith(("error", "pageerror"))
                and "kernel-ext" in line]
         assert not bad, bad

@@ -3,6 +3,7 @@ import { Notification } from '@jupyterlab/apputils';
 
 import { endedText } from './format';
 import { IJobEntry, JobsModel } from './model';
+import { notifyLevel, shouldNotify, shouldNotifyDesktop } from './notifyrules';
 import { Settings } from './settings';
 
 export class JobNotifier {
@@ -21,7 +22,7 @@ export class JobNotifier {
 
   private _notify(entry: IJobEntry): void {
     const { info } = entry;
-    if (info.elapsed < this._settings.values.notifyThreshold) {
+    if (!shouldNotify(info, this._settings.values)) {
       return;
     }
     const text = endedText(info, entry.path);
@@ -29,14 +30,9 @@ export class JobNotifier {
       autoClose: info.state === 'failed' ? (false as const) : 8000,
       actions: [{ label: 'Go to cell', callback: () => this._goTo(entry) }]
     };
-    if (info.state === 'failed') {
-      Notification.error(text, options);
-    } else if (info.state === 'cancelled') {
-      Notification.warning(text, options);
-    } else {
-      Notification.success(text, options);
-    }
-    if (this._settings.values.desktopNotifications && document.hidden) {
+    Notification[notifyLevel(info)](text, options);
+    const permission = browserNotifications()?.permission ?? null;
+    if (shouldNotifyDesktop(this._settings.values, document.hidden, permission)) {
       showDesktop(text, () => this._goTo(entry));
     }
   }
@@ -60,7 +56,7 @@ export async function requestDesktopPermission(): Promise<void> {
 
 function showDesktop(text: string, onClick: () => void): void {
   const api = browserNotifications();
-  if (!api || api.permission !== 'granted') {
+  if (!api) {
     return;
   }
   const note = new api('kernel_ext', { body: text, tag: 'kernel-ext' });
