@@ -117,7 +117,32 @@ def test_cancel_a_background_job_while_a_plain_foreground_cell_runs(kernel):
     unknown = client.reply_to(client.request("cancel_job", job_id="bg-999"))
     assert unknown["ok"] is False and "no job 'bg-999'" in unknown["message"]
     kernel.interrupt()
-    kernel.collect(busy, timeout=30)
+    kernel.messages_for(busy, timeout=30, until=lambda ms: any(
+        m["msg_type"] == "status" and m["content"]["execution_state"] == "idle" for m in ms))
+
+
+def test_cancel_a_running_foreground_cell_from_the_panel(kernel):
+    client = LabClient(kernel)
+    client.open()
+    client.wait_for(lambda d: d["type"] == "snapshot")
+    kernel.run_ok("import time\ndef nap(i):\n    time.sleep(0.5)\n    return i\n")
+    msg_id = kernel.send("%%parallel --workers 2\nfirst = 1\n"
+                         "slept = [nap(i) for i in range(60)]\nafter = 2\n")
+    job = client.job(lambda j: j["kind"] == "foreground" and j["state"] == "running"
+                     and j["done"] >= 2)
+    asked = time.monotonic()
+    reply = client.reply_to(client.request("cancel_job", job_id=job["id"]), timeout=5)
+    assert reply["ok"] and "the cell In[" in reply["message"]
+    # The client's reads of iopub keep the cell's messages aside: look there, not at new ones.
+    messages = kernel.messages_for(msg_id, timeout=30, until=lambda ms: any(
+        m["msg_type"] == "status" and m["content"]["execution_state"] == "idle" for m in ms))
+    assert time.monotonic() - asked < 10  # not the 15 s the cell would take
+    errors = [m["content"]["ename"] for m in messages if m["msg_type"] == "error"]
+    assert errors == ["JobCancelledError"]
+    ended = client.job(lambda j: j["id"] == job["id"] and j["state"] == "cancelled")
+    assert ended["done"] < ended["total"]
+    assert kernel.evaluate("first") == 1
+    assert kernel.execute("after").error.ename == "NameError"  # as the stopped plain cell
 
 
 def test_undeclared_and_malformed_messages_are_refused_and_never_run(kernel, tmp_path):
