@@ -25,6 +25,10 @@ PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
+# The install builds the extension only when no build is there: rebuild (incrementally, a few
+# seconds) so the build always matches labextension/src after a pull.
+[ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund -q
+PATH="$PWD/.venv/bin:$PATH" npm run build >/dev/null
 # Serve the extension from the source tree (a symlink to kernel_ext/_lab_static), so
 # `npm run build` is all a change needs; replaces the copy the editable install made.
 PATH="$PWD/.venv/bin:$PATH" .venv/bin/jupyter-builder develop --overwrite . >/dev/null
