@@ -429,3 +429,12 @@ def test_changed_argument_gets_the_aliases_of_the_other_arguments():
     ns = notebook(ADD)
     p = plan("z = add(c, d)\nd.append(1)\nn = len(c)\n", ns)
     assert ordered(p, 1, 2)  # c may now hold d's object
+
+
+def test_a_loop_over_a_builtin_call_changes_its_list_not_the_builtin():
+    # A background job's loop must not make later cells that call `range` or `sorted` wait.
+    plan = analyze_cell("out = []\nfor i in range(3):\n    out.append(i)\n"
+                        "for row in sorted(rows):\n    row.append(0)\n", {"rows": [[1], [2]]})
+    loop, rows_loop = plan.statements[1], plan.statements[2]
+    assert "out" in loop.writes and "range" not in loop.writes
+    assert "rows" in rows_loop.writes and "sorted" not in rows_loop.writes

@@ -305,8 +305,11 @@ class _Collector(ast.NodeVisitor):
         return {n for n in names if not self._is_comp_local(n)}
 
     def _flow(self, targets: ast.expr, source: ast.expr) -> None:
-        """Names bound by `targets` may hold (part of) what `source` loads."""
-        loaded = loaded_names(source)
+        """Names bound by `targets` may hold (part of) what `source` loads.
+
+        Not a builtin it loads: `range`, `len`... cannot be changed through what they
+        return (`for i in range(n): out.append(i)` changes `out`, never `range`)."""
+        loaded = {n for n in loaded_names(source) if not is_builtin_name(n, self.env)}
         if not loaded:
             return
         for node in walk(targets):
