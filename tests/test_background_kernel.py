@@ -187,6 +187,15 @@ def test_cancel_all(k: KernelSession) -> None:
     assert states == ["cancelled"] * 3
 
 
+def test_a_cell_of_job_magics_only_does_not_wait_for_the_jobs(k: KernelSession) -> None:
+    _, number = start(k, "w = slow(9, 1)\n")
+    began = time.monotonic()
+    res = k.run_ok(f"%jobs\n%parallel cancel {number}\n%parallel wait {number}")
+    assert time.monotonic() - began < 3, res.stdout  # not the 9 s the job would take
+    assert "waiting for job" not in res.stdout
+    assert k.evaluate(f"__import__('kernel_ext').jobs[{number}].state") == "cancelled"
+
+
 def test_interrupt_stops_the_waiting_cell_not_the_job(k: KernelSession) -> None:
     _, number = start(k, "model = slow(1.5, 'done')\n")
     msg_id = k.send("m = model")

@@ -174,7 +174,15 @@ def cell_needs(tree: ast.Module, shell: Any) -> CellNeeds:
             if name_bound.isidentifier():
                 needs = CellNeeds(needs.reads, needs.writes | {name_bound}, needs.opaque)
         return needs
+    if len(tree.body) > 1 and all(map(_nameless_line_magic, tree.body)):
+        return NOTHING  # `%parallel cancel 2` then `%parallel wait 2`: never wait for jobs
     return _needs_of_source(ast.unparse(tree), shell)
+
+
+def _nameless_line_magic(stmt: ast.stmt) -> bool:
+    magic = _magic_call(ast.Module(body=[stmt], type_ignores=[]))
+    return (magic is not None and magic[0] == "line" and magic[1] in _NAMELESS_LINE_MAGICS
+            and magic[1] not in ("time", "timeit"))  # those run code of the cell's
 
 
 def _needs_of_source(source: str, shell: Any) -> CellNeeds:
