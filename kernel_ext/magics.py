@@ -46,6 +46,9 @@ class Parallel(Magics):
     progress = Bool(True, help="Show progress bars for cells that run a while.").tag(config=True)
     stream = Bool(False, help="Show the task stream plot.").tag(config=True)
     graph = Bool(False, help="Show the task graph, colored by task state.").tag(config=True)
+    keep_jobs = Integer(
+        100, help="Ended background jobs kept for %jobs and kernel_ext.jobs (the oldest go)."
+    ).tag(config=True)
     views_delay = Float(
         0.5, help="Seconds a cell runs before its progress bars appear."
     ).tag(config=True)
@@ -181,6 +184,7 @@ class Parallel(Magics):
     def _start_background(self, plan: Any, filename: str, backend: str, workers: int | None,
                           args: Any, source: str, cluster: Any = None) -> None:
         registry = self.job_registry
+        registry.keep = max(0, self.keep_jobs)
         number = registry.next_number()
         views = _view_options_from(self, args, cancel_button=True)
         if cluster is not None:

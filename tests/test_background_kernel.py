@@ -196,6 +196,22 @@ def test_a_cell_of_job_magics_only_does_not_wait_for_the_jobs(k: KernelSession) 
     assert k.evaluate(f"__import__('kernel_ext').jobs[{number}].state") == "cancelled"
 
 
+def test_ended_jobs_are_kept_up_to_a_limit_and_release_their_values(k: KernelSession) -> None:
+    k.run_ok("%config Parallel.keep_jobs = 2")
+    try:
+        k.run_ok("import weakref, gc\nclass Big:\n    pass\n")
+        numbers = [start(k, f"big{i} = Big()\n")[1] for i in range(3)]
+        k.run_ok("%parallel wait")
+        k.run_ok("refs = [weakref.ref(big0), weakref.ref(big1)]\ndel big0, big1\ngc.collect()")
+        assert k.evaluate("[r() is None for r in refs]") == [True, True]  # no job holds them
+        start(k, "big3 = Big()\n")
+        k.run_ok("%parallel wait")
+        kept = k.evaluate("sorted(__import__('kernel_ext').jobs)")
+        assert len(kept) == 2 and numbers[0] not in kept and kept[-1] > numbers[-1]
+    finally:
+        k.run_ok("%config Parallel.keep_jobs = 100")
+
+
 def test_interrupt_stops_the_waiting_cell_not_the_job(k: KernelSession) -> None:
     _, number = start(k, "model = slow(1.5, 'done')\n")
     msg_id = k.send("m = model")

@@ -34,6 +34,7 @@ from kernel_ext.events import FINAL_STATES, TaskState
 from kernel_ext.scheduler import JobStatus
 
 TICK = 0.05  # seconds between two releases of background output
+KEEP_JOBS = 100  # ended background jobs kept for %jobs and kernel_ext.jobs, by default
 
 
 @dataclass(frozen=True)
@@ -236,6 +237,7 @@ class JobRegistry(Mapping[int, BackgroundJob]):
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self.failures = _Failures()
+        self.keep = KEEP_JOBS  # ended jobs kept for %jobs (Parallel.keep_jobs sets it)
 
     # ------------------------------------------------------------ mapping
 
@@ -282,6 +284,9 @@ class JobRegistry(Mapping[int, BackgroundJob]):
                 job.prerequisites[earlier] = indices
         with self._lock:
             self._jobs[number] = job
+            settled = [n for n, kept in self._jobs.items() if kept.done()]
+            for old in settled[: max(0, len(self._jobs) - self.keep)]:
+                del self._jobs[old]  # the oldest ended jobs beyond Parallel.keep_jobs
         if job._ready_to_start():
             job.prerequisites.clear()
             run.start_background()
