@@ -109,6 +109,9 @@ class Parallel(Magics):
         view's Cancel button stops the cell's job while the cell runs.
         """
         __tracebackhide__ = True  # noqa: F841 - IPython hides this frame in tracebacks
+        # `%%parallel --workers $n`: IPython expands $name and {expr} in a cell magic's line
+        # before calling it; the rewritten cell calls this method directly, so expand here.
+        line = self.shell.var_expand(line, 1)
         prepared = self._prepare(line, cell, cancel_button=True)
         if not isinstance(prepared, _Foreground):
             return prepared

@@ -35,7 +35,11 @@ def execute(path: Path, timeout: int = CELL_TIMEOUT) -> tuple[nbformat.NotebookN
     client = NotebookClient(nb, km=km, timeout=timeout, store_widget_state=True,
                             resources={"metadata": {"path": str(path.parent)}})
     started = time.monotonic()
-    client.execute()
+    try:
+        client.execute()
+    finally:
+        if km.has_kernel:  # nbclient leaves a kernel it was handed running
+            km.shutdown_kernel(now=True)
     return nb, time.monotonic() - started
 
 

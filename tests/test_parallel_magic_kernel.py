@@ -105,6 +105,19 @@ def test_explain_prints_the_plan_and_binds_nothing(kernel: KernelSession) -> Non
     assert kernel.snapshot()["names"] == {}
 
 
+def test_the_magic_line_expands_names_as_ipython_does(kernel: KernelSession) -> None:
+    """`%%parallel --workers $n` (and `{expr}`), as in any cell magic's line."""
+    kernel.run_ok("n = 3")
+    res = kernel.execute("%%parallel --workers $n\nx = 1\ny = 2\n").check_ok()
+    assert res.error is None and "UsageError" not in res.stderr, res.stderr
+    res = kernel.execute("%%parallel --workers {n - 1} --explain\nx = 1\n").check_ok()
+    assert "#0 (line 1) x = 1" in res.stdout
+    bg = kernel.execute("%%parallel --bg --workers $n\nz = 5\n").check_ok()
+    assert bg.stdout.startswith("job ")
+    kernel.run_ok("%parallel wait")
+    assert kernel.evaluate("z") == 5
+
+
 def test_unknown_option_is_a_usage_error(kernel: KernelSession) -> None:
     res = kernel.execute("%%parallel --bogus\na = 1\n")
     assert res.status == "error"
