@@ -32,8 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import marshal
-import sys
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +40,7 @@ from kernel_ext.cell.process_state import ProcessState, applied, drew_random
 from kernel_ext.cell.remote_errors import RemoteError, describe
 from kernel_ext.cell.sharing import ATOMS, shared_with_inputs
 from kernel_ext.cell.user_modules import reached_user_modules, state_of
+from kernel_ext.cell.worker_capture import SHARED
 
 # Errors the worker's own process may cause where the kernel would not (a class the
 # kernel patched, a name read from a string, a module only the kernel can import):
@@ -93,26 +92,6 @@ class Shipment:
     inputs: bytes  # transport-pickled dict of the names it reads
     outputs: tuple[str, ...]
     state: ProcessState  # the kernel's working directory, import path, settings...
-
-
-class _EventStream:
-    """Stands in for sys.stdout/sys.stderr in the worker: text becomes events."""
-
-    def __init__(self, kind: str, events: list[Event]) -> None:
-        self._kind, self._events = kind, events
-
-    def write(self, text: str) -> int:
-        if self._events and self._events[-1][0] == self._kind:
-            self._events[-1] = (self._kind, self._events[-1][1] + text)
-        else:
-            self._events.append((self._kind, text))
-        return len(text)
-
-    def flush(self) -> None:
-        pass
-
-    def isatty(self) -> bool:
-        return False
 
 
 def run_shipped(shipment: Shipment) -> Outcome:
@@ -192,18 +171,14 @@ def changed(value: Any, received: bytes) -> bool:
 
 @contextlib.contextmanager
 def capturing(events: list[Event]) -> Any:
-    """Print and warn into ``events``; every warning is kept, the kernel applies its filters."""
+    """Print and warn into ``events``; every warning is kept, the kernel applies its filters.
 
-    def record(message: Warning | str, category: type[Warning], filename: str, lineno: int,
-               file: Any = None, line: str | None = None) -> None:
-        events.append(("warning", WarningRecord(message, category, filename, lineno)))
+    Shared by statements that run at once on threads of one process (a Dask cluster of
+    threads): see :mod:`kernel_ext.cell.worker_capture`."""
+    with SHARED.into(events, _record_warning):
+        yield
 
-    streams = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = _EventStream("stdout", events), _EventStream("stderr", events)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("always")
-            warnings.showwarning = record
-            yield
-    finally:
-        sys.stdout, sys.stderr = streams
+
+def _record_warning(events: list[Event], message: Warning | str, category: type[Warning],
+                    filename: str, lineno: int) -> None:
+    events.append(("warning", WarningRecord(message, category, filename, lineno)))

@@ -1,0 +1,102 @@
+"""Turning a shipped statement's prints and warnings into events, safely for overlapping runs.
+
+A worker process runs one statement at a time, so swapping ``sys.stdout``
+for the statement was enough there. But a Dask cluster with
+``processes=False`` runs shipped statements on threads *of the kernel
+process*, several at once: two swaps that overlap restore each other's
+streams out of order and leave the kernel printing into a dead statement's
+events (every later cell silent), and ``warnings.catch_warnings`` has the
+same race.
+
+So the swap is shared: the first statement to start installs streams and a
+``showwarning`` that route by thread (a running statement's thread writes
+into its events; any other thread, such as the kernel's own, writes where it
+wrote before), and the last one to end puts the originals back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+Event = tuple[str, Any]
+
+
+class _SharedCapture:
+    """The one swap of stdout, stderr and the warnings hooks, for however many runs overlap."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._events: dict[int, list[Event]] = {}  # thread id -> its statement's events
+        self._saved: tuple[Any, Any, list[Any], Any] | None = None
+        self._record: Any = None
+
+    def events_here(self) -> list[Event] | None:
+        return self._events.get(threading.get_ident())
+
+    @contextlib.contextmanager
+    def into(self, events: list[Event], record: Any) -> Iterator[None]:
+        import sys
+
+        with self._lock:
+            if not self._events:
+                self._saved = (sys.stdout, sys.stderr, list(warnings.filters),
+                               warnings.showwarning)
+                sys.stdout = _RoutedStream("stdout", self, self._saved[0])
+                sys.stderr = _RoutedStream("stderr", self, self._saved[1])
+                warnings.simplefilter("always")  # every warning is kept; the kernel filters
+                warnings.showwarning = self._show
+            self._events[threading.get_ident()] = events
+            self._record = record  # the same function for every run
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._events.pop(threading.get_ident(), None)
+                if not self._events and self._saved is not None:
+                    sys.stdout, sys.stderr, filters, show = self._saved
+                    warnings.filters[:] = filters
+                    warnings._filters_mutated()  # type: ignore[attr-defined]
+                    warnings.showwarning = show
+                    self._saved = None
+
+    def _show(self, message: Warning | str, category: type[Warning], filename: str,
+              lineno: int, file: Any = None, line: str | None = None) -> None:
+        events = self.events_here()
+        if events is not None:
+            self._record(events, message, category, filename, lineno)
+        elif self._saved is not None:
+            self._saved[3](message, category, filename, lineno, file, line)
+
+
+class _RoutedStream:
+    """``sys.stdout``/``sys.stderr`` while statements are captured: by thread, see above."""
+
+    def __init__(self, kind: str, capture: _SharedCapture, original: Any) -> None:
+        self._kind, self._capture, self._original = kind, capture, original
+
+    def write(self, text: str) -> int:
+        events = self._capture.events_here()
+        if events is None:
+            return int(self._original.write(text) or 0)
+        if events and events[-1][0] == self._kind:
+            events[-1] = (self._kind, events[-1][1] + text)
+        else:
+            events.append((self._kind, text))
+        return len(text)
+
+    def flush(self) -> None:
+        if self._capture.events_here() is None:
+            self._original.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    def __getattr__(self, name: str) -> Any:  # encoding, fileno...: the original's
+        return getattr(self._original, name)
+
+
+SHARED = _SharedCapture()
