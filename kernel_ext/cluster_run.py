@@ -109,6 +109,18 @@ def local_cluster_client() -> Any:
     return client
 
 
+def local_worker_pids() -> list[int]:
+    """The pids of the worker processes of this kernel's ``--cluster local``, if running.
+
+    They exit with the kernel: each worker's nanny runs in the kernel, and a worker
+    whose nanny's pipe closes stops itself (dask.distributed's own doing, measured).
+    """
+    if not _local or _local[1].status != "running":
+        return []
+    pids = (getattr(worker, "pid", None) for worker in list(_local[0].workers.values()))
+    return sorted(pid for pid in pids if isinstance(pid, int))
+
+
 def _close_local() -> None:
     if _local:
         cluster, client = _local

@@ -92,7 +92,9 @@ class Parallel(Magics):
 
         With ``--background`` the cell returns at once; later cells that need
         its names wait for them by themselves. As a line magic:
-        ``%parallel jobs``, ``%parallel cancel N|all``, ``%parallel wait [N]``.
+        ``%parallel jobs``, ``%parallel cancel N|all``, ``%parallel wait [N]``,
+        ``%parallel status`` (the pool's threads, the worker processes and the
+        kernel, with their resident memory).
         """
         __tracebackhide__ = True  # noqa: F841 - IPython hides this frame in tracebacks
         if cell is None:

@@ -14,15 +14,29 @@ kills its slots' processes the same way.
 Workers ignore SIGINT: the kernel's interrupt is sent to its whole process
 group, and would otherwise kill every pool (see shared/KERNEL_NOTES.md).
 Slots are kept between jobs, so only the first job pays for starting them.
+
+Workers exit with their kernel, however it ends. A kernel killed alone
+(SIGKILL from the out-of-memory killer, a segfault, ``os._exit``) runs no
+cleanup, and its loky workers would otherwise live on, holding their memory
+(and with them loky's and multiprocessing's resource trackers, which exit only
+once every process holding their pipe has). So each worker starts a daemon
+thread that waits on the kernel process (a pidfd on Linux, else polling the
+parent pid) and calls ``os._exit`` when it ends. Linux's parent-death signal
+is not used: it fires when the *thread* that started the worker exits, and
+loky starts workers from whichever thread submits (and from its manager
+thread). A worker inside a C call that holds the GIL exits when the call
+returns.
 """
 
 from __future__ import annotations
 
 import os
+import select
 import signal
 import threading
 import time
 import traceback
+import weakref
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -76,6 +90,65 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+#: Exit status of a worker that ends because its kernel ended.
+KERNEL_GONE_EXIT = 70
+#: Seconds between checks of the kernel where no pidfd can be waited on.
+PARENT_POLL = 0.5
+
+
+def _init_worker(kernel_pid: int) -> None:
+    """Runs once in each new worker process, before its first task."""
+    _ignore_sigint()
+    exit_with(kernel_pid)
+
+
+def exit_with(pid: int) -> threading.Thread:
+    """End this process (``os._exit``) as soon as process ``pid`` ends, from a daemon thread.
+
+    On Linux a pidfd of ``pid`` becomes readable when the process ends, zombie or
+    reaped, whoever its parent. Elsewhere the thread polls: the parent pid while
+    ``pid`` is this process's parent (a dead parent's children are reparented),
+    else whether ``pid`` exists.
+    """
+    fd: int | None
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):  # not Linux, or a kernel older than 5.3
+        fd = None
+    if fd is None and not _exists(pid):
+        os._exit(KERNEL_GONE_EXIT)
+    thread = threading.Thread(
+        target=_wait_then_exit, args=(pid, fd), name="kernel_ext-exit-with-kernel", daemon=True
+    )
+    thread.start()
+    return thread
+
+
+def _wait_then_exit(pid: int, fd: int | None) -> None:
+    if fd is not None:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        while not poller.poll():
+            pass
+    elif os.getppid() == pid:
+        while os.getppid() == pid:
+            time.sleep(PARENT_POLL)
+    else:
+        while _exists(pid):
+            time.sleep(PARENT_POLL)
+    os._exit(KERNEL_GONE_EXIT)
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _run_in_worker(
     func: Callable[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]
 ) -> tuple[Any, int, float, float]:
@@ -120,6 +193,17 @@ class CancelledInWorker(Exception):
     """Raised by :meth:`ProcessSlot.run` when the slot was killed by a cancel."""
 
 
+_live_slots: weakref.WeakSet[ProcessSlot] = weakref.WeakSet()  # for worker_pids()
+_live_slots_lock = threading.Lock()
+
+
+def worker_pids() -> list[int]:
+    """The pids of this kernel's worker processes (started, not yet discarded), in order."""
+    with _live_slots_lock:
+        slots = list(_live_slots)
+    return sorted(pid for pid in (slot.pid for slot in slots) if pid is not None)
+
+
 class ProcessSlot:
     """One worker process that runs one task at a time and can be killed alone."""
 
@@ -127,12 +211,20 @@ class ProcessSlot:
         self._executor: loky.ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
         self._killed_by_cancel = False
+        with _live_slots_lock:
+            _live_slots.add(self)
+
+    @property
+    def pid(self) -> int | None:
+        """The slot's process, once started (loky starts it with the first task)."""
+        executor = self._executor
+        return None if executor is None else _worker_pid(executor)
 
     def _get_executor(self) -> loky.ProcessPoolExecutor:
         with self._lock:
             if self._executor is None:
                 self._executor = loky.ProcessPoolExecutor(
-                    max_workers=1, initializer=_ignore_sigint
+                    max_workers=1, initializer=_init_worker, initargs=(os.getpid(),)
                 )
             return self._executor
 
@@ -277,8 +369,16 @@ class SlotPool:
 
 def _worker_name(executor: loky.ProcessPoolExecutor) -> str:
     """``pid:<n>`` of a one-process executor (loky starts it in ``submit``)."""
-    pids = list(getattr(executor, "_processes", None) or ())
-    return f"pid:{pids[0]}" if len(pids) == 1 else "process"
+    pid = _worker_pid(executor)
+    return "process" if pid is None else f"pid:{pid}"
+
+
+def _worker_pid(executor: loky.ProcessPoolExecutor) -> int | None:
+    try:
+        pids = list(getattr(executor, "_processes", None) or ())
+    except RuntimeError:  # changed while loky's threads updated it
+        return None
+    return pids[0] if len(pids) == 1 else None
 
 
 def _death_detail(exc: BaseException) -> str:

@@ -49,6 +49,11 @@ class SharedThreadPool:
     def thread_count(self) -> int:
         return self._threads
 
+    @property
+    def idle_count(self) -> int:
+        """Threads waiting for a slice (the others run one)."""
+        return self._idle
+
     def submit(self, slice_: Callable[[], None]) -> None:
         """Queue ``slice_`` to run on a pool thread, after the slices already queued."""
         with self._lock:

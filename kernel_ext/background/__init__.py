@@ -3,7 +3,8 @@
 - :mod:`~kernel_ext.background.registry`: the numbered jobs and their releaser thread;
 - :mod:`~kernel_ext.background.sync`: later cells wait for exactly what they need;
 - :mod:`~kernel_ext.background.routing`: output goes to the cell that started a job;
-- :mod:`~kernel_ext.background.magics_jobs`: ``%jobs`` and ``%parallel jobs|cancel|wait``.
+- :mod:`~kernel_ext.background.magics_jobs`: ``%jobs`` and ``%parallel jobs|cancel|wait|status``
+  (``status``: :mod:`~kernel_ext.background.magics_status`).
 """
 
 from __future__ import annotations

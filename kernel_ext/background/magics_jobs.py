@@ -1,4 +1,5 @@
-"""``%jobs`` and ``%parallel jobs | cancel N|all | wait [N]``: managing background jobs."""
+"""``%jobs`` and ``%parallel jobs | cancel N|all | wait [N] | status``: managing background
+jobs, and what the kernel's threads and worker processes hold (``status``)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from IPython.core.error import UsageError
 
 from kernel_ext.background.registry import BackgroundJob, JobRegistry
 
-USAGE = "%parallel jobs | %parallel cancel N|all | %parallel wait [N]"
+USAGE = "%parallel jobs | %parallel cancel N|all | %parallel wait [N] | %parallel status"
 
 
 class JobsTable:
@@ -58,7 +59,7 @@ SETTLE_WAIT = 1.0  # seconds %jobs waits for an ended job's outcome
 
 
 def jobs_line(registry: JobRegistry, line: str) -> Any:
-    """Run ``%parallel <line>`` (no cell): jobs, cancel, wait."""
+    """Run ``%parallel <line>`` (no cell): jobs, cancel, wait, status."""
     words = _words(line)
     if not words or words[0] == "jobs":
         jobs = [registry[n] for n in registry]
@@ -81,6 +82,12 @@ def jobs_line(registry: JobRegistry, line: str) -> Any:
             raise UsageError(f"%parallel wait takes at most one job number; {USAGE}")
         wait_for(_select(registry, rest[0] if rest else "all", default_all=True))
         return None
+    if command == "status":
+        if rest:
+            raise UsageError(f"%parallel status takes no arguments; {USAGE}")
+        from kernel_ext.background.magics_status import StatusTable
+
+        return StatusTable()
     raise UsageError(f"unknown %parallel command {command!r}; {USAGE}")
 
 
