@@ -65,7 +65,9 @@ def test_a_tutorial_runs_in_jupyterlab_and_draws_its_views(
                 const tags = cell.model.getMetadata('tags') || [];
                 return ok === false && !tags.includes('raises-exception') ? 'failed' : 'ok';
             }""", index)
-            assert outcome != "failed", f"{name}: cell {index} failed in JupyterLab"
+            if outcome == "failed":
+                shown = page.locator(".jp-Notebook .jp-Cell").nth(index).inner_text()
+                raise AssertionError(f"{name}: cell {index} failed in JupyterLab:\n{shown}")
         wait_kernel_idle(page, timeout=120)
         # JupyterLab draws only the cells in view: bring each view into view in turn.
         views = page.locator(".kernel-ext-views")
