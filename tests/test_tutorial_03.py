@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from tutorials_support import check_tutorial, execute_fresh, text_of
+from tutorials_support import check_tutorial, execute_fresh, outputs_of
 
 NAME = "03-movie-recommendations.ipynb"
 
@@ -14,10 +14,6 @@ NAME = "03-movie-recommendations.ipynb"
 def executed(tmp_path_factory: pytest.TempPathFactory):
     return execute_fresh(NAME, tmp_path_factory.mktemp("t03"))
 
-
-def outputs_of(nb, first_line: str) -> list[str]:
-    return [text_of(c) for c in nb.cells
-            if c.cell_type == "code" and c.source.startswith(first_line)]
 
 
 def test_it_runs_within_a_minute_and_is_saved_with_its_views(executed) -> None:

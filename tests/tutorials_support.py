@@ -54,6 +54,12 @@ def text_of(cell: nbformat.NotebookNode) -> str:
     return "".join(parts)
 
 
+def outputs_of(nb: nbformat.NotebookNode, first_line: str) -> list[str]:
+    """The outputs (as text) of the code cells whose source starts with ``first_line``."""
+    return [text_of(c) for c in nb.cells
+            if c.cell_type == "code" and c.source.startswith(first_line)]
+
+
 def outputs_text(nb: nbformat.NotebookNode) -> str:
     return "\n".join(text_of(c) for c in nb.cells if c.cell_type == "code")
 
