@@ -128,24 +128,23 @@ def typescript() -> str:
         out.append(f"export type {prefix}Message = {' | '.join(names)};")
         out.append("")
     out.append("/** Field types of each message, for the runtime guard in messages.ts. */")
-    out.append("export const KERNEL_MESSAGE_FIELDS: Record<KernelMessage['type'], "
-               "Record<string, string>> = {")
-    for kind, fields in KERNEL_MESSAGES.items():
-        pairs = ", ".join(f"{k}: '{v}'" for k, v in fields.items())
-        out.append(f"  {kind}: {{ {pairs} }},")
-    out.append("};")
-    out.append("")
-    out.append("export const RECORD_FIELDS: Record<string, Record<string, string>> = {")
-    for name, fields in RECORDS.items():
-        pairs = ", ".join(f"{k}: '{v}'" for k, v in fields.items())
-        out.append(f"  {name}: {{ {pairs} }},")
-    out.append("};")
-    out.append("")
+    out += _field_table("KERNEL_MESSAGE_FIELDS", "Record<KernelMessage['type'], "
+                        "Record<string, string>>", KERNEL_MESSAGES)
+    out += _field_table("RECORD_FIELDS", "Record<string, Record<string, string>>", RECORDS)
     out.append("export const ENUM_VALUES: Record<string, readonly string[]> = {")
     for name, values in ENUMS.items():
         out.append(f"  {name}: [{', '.join(repr(v) for v in values)}],")
     out.append("};")
     return "\n".join(out) + "\n"
+
+
+def _field_table(name: str, ts_type: str, table: dict[str, dict[str, str]]) -> list[str]:
+    """``export const NAME: TYPE = { key: { field: 'type', ... }, ... };`` and a blank line."""
+    lines = [f"export const {name}: {ts_type} = {{"]
+    for key, fields in table.items():
+        pairs = ", ".join(f"{k}: '{v}'" for k, v in fields.items())
+        lines.append(f"  {key}: {{ {pairs} }},")
+    return [*lines, "};", ""]
 
 
 def _interface(name: str, fields: dict[str, str], kind: str | None) -> list[str]:
