@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from tutorials_support import check_tutorial, execute_fresh, text_of
+from tutorials_support import check_tutorial, execute_fresh, text_of, the_cell
 
 NAME = "05-background-jobs.ipynb"
 
@@ -14,11 +14,7 @@ def executed(tmp_path_factory: pytest.TempPathFactory):
 
 
 def output(nb, first_line: str) -> str:
-    """The output of the one code cell whose source is, or starts with, ``first_line``."""
-    exact = [c for c in nb.cells if c.cell_type == "code" and c.source == first_line]
-    (cell,) = exact or [c for c in nb.cells
-                        if c.cell_type == "code" and c.source.startswith(first_line)]
-    return text_of(cell)
+    return text_of(the_cell(nb, first_line))
 
 
 def test_it_runs_within_a_minute_and_is_saved_with_its_views(executed) -> None:

@@ -7,7 +7,7 @@ import re
 
 import psutil
 import pytest
-from tutorials_support import check_tutorial, execute_fresh, text_of
+from tutorials_support import check_tutorial, execute_fresh, text_of, the_cell
 
 NAME = "06-scaling-out.ipynb"
 
@@ -18,13 +18,11 @@ def executed(tmp_path_factory: pytest.TempPathFactory):
 
 
 def output(nb, first_line: str) -> str:
-    """The output of the one code cell whose source starts with ``first_line``."""
-    (cell,) = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith(first_line)]
-    return text_of(cell)
+    return text_of(the_cell(nb, first_line))
 
 
 def html(nb, first_line: str) -> str:
-    (cell,) = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith(first_line)]
+    cell = the_cell(nb, first_line)
     return "".join(o.data.get("text/html", "") for o in cell.outputs
                    if o.output_type in ("display_data", "execute_result"))
 

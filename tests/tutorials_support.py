@@ -60,6 +60,14 @@ def outputs_of(nb: nbformat.NotebookNode, first_line: str) -> list[str]:
             if c.cell_type == "code" and c.source.startswith(first_line)]
 
 
+def the_cell(nb: nbformat.NotebookNode, first_line: str) -> nbformat.NotebookNode:
+    """The one code cell whose source is ``first_line``, or else starts with it."""
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    exact = [c for c in code if c.source == first_line]
+    (cell,) = exact or [c for c in code if c.source.startswith(first_line)]
+    return cell
+
+
 def outputs_text(nb: nbformat.NotebookNode) -> str:
     return "\n".join(text_of(c) for c in nb.cells if c.cell_type == "code")
 
