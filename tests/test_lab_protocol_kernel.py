@@ -54,6 +54,14 @@ def execute_in_cell(session: KernelSession, code: str, cell_id: str) -> str:
     return str(msg["header"]["msg_id"])
 
 
+def attached(kernel: KernelSession, refresh: float = 0.2) -> LabClient:
+    """A frontend that has opened its comm and received the kernel's snapshot."""
+    client = LabClient(kernel)
+    client.open(refresh=refresh)
+    client.wait_for(lambda d: d["type"] == "snapshot")
+    return client
+
+
 def check_job_info(info: dict) -> None:
     assert set(info) == set(RECORDS["JobInfo"]), info
 
@@ -97,9 +105,7 @@ def test_hello_then_snapshot_then_live_updates_and_one_end(kernel):
 
 
 def test_cancel_a_background_job_while_a_plain_foreground_cell_runs(kernel):
-    client = LabClient(kernel)
-    client.open()
-    client.wait_for(lambda d: d["type"] == "snapshot")
+    client = attached(kernel)
     kernel.run_ok(FAN_OUT.format(pause=0.3, n=200))
     job = client.job(lambda j: j["state"] == "running" and j["kind"] == "background")
     busy = kernel.send("import time\ntime.sleep(15)")  # the main shell is busy from now on
@@ -122,9 +128,7 @@ def test_cancel_a_background_job_while_a_plain_foreground_cell_runs(kernel):
 
 
 def test_cancel_a_running_foreground_cell_from_the_panel(kernel):
-    client = LabClient(kernel)
-    client.open()
-    client.wait_for(lambda d: d["type"] == "snapshot")
+    client = attached(kernel)
     kernel.run_ok("import time\ndef nap(i):\n    time.sleep(0.5)\n    return i\n")
     msg_id = kernel.send("%%parallel --workers 2\nfirst = 1\n"
                          "slept = [nap(i) for i in range(60)]\nafter = 2\n")
@@ -146,9 +150,7 @@ def test_cancel_a_running_foreground_cell_from_the_panel(kernel):
 
 
 def test_undeclared_and_malformed_messages_are_refused_and_never_run(kernel, tmp_path):
-    client = LabClient(kernel)
-    client.open()
-    client.wait_for(lambda d: d["type"] == "snapshot")
+    client = attached(kernel)
     marker = tmp_path / "ran"
     client.send({"type": "execute", "request_id": "r1",
                  "code": f"open({str(marker)!r}, 'w').close()"})
@@ -177,9 +179,7 @@ def test_a_comm_opened_without_a_hello_is_refused_and_closed(kernel):
 
 
 def test_foreground_cells_are_listed_with_their_outcome(kernel):
-    client = LabClient(kernel)
-    client.open()
-    client.wait_for(lambda d: d["type"] == "snapshot")
+    client = attached(kernel)
     result = kernel.execute("%%parallel\na = 1\nraise ValueError('bad row')\n")
     assert result.error is not None
     failed = client.job(lambda j: j["kind"] == "foreground" and j["state"] == "failed")
@@ -189,9 +189,7 @@ def test_foreground_cells_are_listed_with_their_outcome(kernel):
 
 
 def test_a_frontend_that_reconnects_gets_the_running_job_and_no_stale_ends(kernel):
-    first = LabClient(kernel)
-    first.open()
-    first.wait_for(lambda d: d["type"] == "snapshot")
+    first = attached(kernel)
     kernel.run_ok(FAN_OUT.format(pause=0.2, n=40))
     job = first.job(lambda j: j["state"] == "running" and j["kind"] == "background")
     first.close()  # the page goes away mid-job
@@ -222,9 +220,7 @@ def test_finished_jobs_are_capped_and_can_be_cleared():
 
 
 def test_a_big_job_sends_no_more_than_one_update_per_refresh(kernel):
-    client = LabClient(kernel)
-    client.open(refresh=0.5)
-    client.wait_for(lambda d: d["type"] == "snapshot")
+    client = attached(kernel, refresh=0.5)
     started = time.monotonic()
     kernel.run_ok("%%parallel --background\n"
                   "def tiny(i):\n    return i * 2\n"
