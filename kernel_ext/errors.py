@@ -65,14 +65,28 @@ class NotCallableError(GraphError, TypeError):
 
 
 class WorkerDiedError(RuntimeError):
-    """The process that ran a task died (killed, segfault, ``os._exit``) before returning."""
+    """The process that ran a task died (killed, segfault, ``os._exit``) before returning.
+
+    ``running`` says what it ran (``task 'x'``, or a cell's statement once the cell
+    names it, see :meth:`in_statement`); ``detail`` how it died.
+    """
 
     def __init__(self, key: Hashable, detail: str) -> None:
         self.key = key
-        super().__init__(
-            f"the worker process running task {key!r} died before it finished ({detail}). "
-            "Only this task failed; the pool was restarted. Pass retries=N to retry it."
-        )
+        self.detail = detail
+        self.running = f"task {key!r}"
+        self.advice = "Only this task failed; the pool was restarted. Pass retries=N to retry it."
+        super().__init__()
+
+    def in_statement(self, running: str, advice: str) -> WorkerDiedError:
+        """The same error, told as a cell's: what the worker ran and what is left."""
+        self.running = running
+        self.advice = advice
+        return self
+
+    def __str__(self) -> str:
+        return (f"the worker process running {self.running} died before it finished "
+                f"({self.detail}). {self.advice}")
 
 
 class JobCancelledError(RuntimeError):

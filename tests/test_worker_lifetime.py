@@ -135,6 +135,34 @@ def test_busy_workers_exit_when_the_kernel_is_killed(session: KernelSession) -> 
     assert_all_gone(before)
 
 
+def test_a_worker_killed_mid_loop_fails_the_cell_and_keeps_the_iterations_before_it(
+    session: KernelSession,
+) -> None:
+    """A worker that dies running an iteration (killed from outside, as the out-of-memory
+    killer would) fails the cell with WorkerDiedError; what the loop appended before that
+    iteration stays, as the plain loop would have left it, and the next cell runs."""
+    msg_id = session.send(
+        "%%parallel --processes --workers 2\nout = []\nfor i in range(30):\n"
+        "    out.append(nap(i, 0.3))"
+    )
+    deadline = time.monotonic() + 30
+    while len(loky_workers(descendants(session))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.5)  # a few iterations have run
+    victim = loky_workers(descendants(session))[0]
+    victim.kill()
+    result = session.collect(msg_id, timeout=60)
+    assert result.error is not None and result.error.ename == "WorkerDiedError", result
+    assert result.error.evalue.startswith("the worker process running iteration ")
+    assert "The iterations before it were applied" in result.error.evalue
+    assert "of 'line 2: for i in range(30):' died before it finished (exit code SIGKILL" in (
+        result.error.evalue)
+    kept = session.evaluate("out")
+    assert 0 < len(kept) < 30 and kept == list(range(len(kept)))
+    session.run_ok(PROCESSES_CELL)
+    assert session.evaluate("out") == list(range(10))
+
+
 def test_local_cluster_workers_exit_when_the_kernel_is_killed(session: KernelSession) -> None:
     session.run_ok(CLUSTER_CELL, timeout=120)
     assert session.evaluate("(c, d)") == (3, 4)

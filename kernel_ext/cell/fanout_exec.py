@@ -42,7 +42,7 @@ from kernel_ext.cell.process_state import ProcessState
 from kernel_ext.cell.remote_errors import rebuild
 from kernel_ext.cell.shipping import replay_events, stops_at_a_warning
 from kernel_ext.cell.worker_run import RunInKernel
-from kernel_ext.errors import JobCancelledError
+from kernel_ext.errors import JobCancelledError, WorkerDiedError
 from kernel_ext.events import TaskState
 from kernel_ext.graph import Call, Graph, Task
 from kernel_ext.scheduler import Job, JobStatus, drop_task_notes
@@ -279,7 +279,7 @@ def run_fanout(
     if started:
         start, end = probe.spans[first - 1]
         started[0].record_in_place(first - 1, start, end, worker=here)
-        _finish_job(fanout, namespace, started[0], first, values,
+        _finish_job(fanout, namespace, started[0], first, items, values,
                     lambda k: run_in_place(k, new_feeders()), apply)
     elif first < len(items):
         rest = run_rest_plainly(fanout, namespace, itertools.islice(items, first, None),
@@ -306,12 +306,14 @@ def _labelled(k: int, item: Any) -> dict[str, Any]:
 
 
 def _iteration_label(k: int, item: Any) -> str:
+    return f"iteration {k}: {_shown(item)}"
+
+
+def _shown(item: Any) -> str:
     if isinstance(item, str | bytes | int | float | complex | bool | tuple | list | dict | set
                   | frozenset | type(None)):
-        shown = reprlib.repr(item)  # cut short, whatever the size
-    else:
-        shown = f"<{type(item).__name__}>"  # a repr of unknown cost (a DataFrame's) is not made
-    return f"iteration {k}: {shown}"
+        return reprlib.repr(item)  # cut short, whatever the size
+    return f"<{type(item).__name__}>"  # a repr of unknown cost (a DataFrame's) is not made
 
 
 def _ran_in_place() -> None:
@@ -372,7 +374,7 @@ def _pack(item: _Literal) -> bytes | None:
 
 
 def _finish_job(fanout: FanOut, namespace: MutableMapping[str, Any], job: Job, first: int,
-                values: list[Any], run_in_place: Callable[[int], None],
+                items: list[Any], values: list[Any], run_in_place: Callable[[int], None],
                 apply: Callable[[Any, list[Recorder] | None], None]) -> None:
     """Apply iterations ``first``... in order, as the plain loop would; raise the first error.
 
@@ -398,9 +400,19 @@ def _finish_job(fanout: FanOut, namespace: MutableMapping[str, Any], job: Job, f
             for kind, payload in output.take():
                 parent_output.add(kind, payload)
 
-    if job.backend == "processes" and failed is None:
+    if job.backend == "processes":
         _apply_shipped(fanout, namespace, [results[k] for k in range(first, done)], first,
                        run_in_place, apply)
+        if failed is not None:  # its worker died, say: the iterations before it stand
+            failure = dict(job.errors)[failed]
+            drop_task_notes(failure)
+            if isinstance(failure, WorkerDiedError):
+                failure.in_statement(
+                    f"iteration {failed} (element {_shown(items[failed])}) "
+                    f"of {job.graph[failed].group!r}",
+                    "The iterations before it were applied, as the plain loop would have "
+                    "left them; a fresh worker process takes its place.")
+            raise failure
         return
     bound: dict[str, Any] = {}
     for k in range(first, done):

@@ -55,7 +55,7 @@ from kernel_ext.cell.shipping import (
     settle_shipped,
 )
 from kernel_ext.cell.tracebacks import mark_for_cell
-from kernel_ext.errors import JobCancelledError, NotSendableError
+from kernel_ext.errors import JobCancelledError, NotSendableError, WorkerDiedError
 from kernel_ext.events import TaskState
 from kernel_ext.graph import Call, Graph, Ref, Task
 from kernel_ext.process_pool import RemoteTraceback
@@ -493,6 +493,12 @@ class CellRun:
         stmt = self.plan.statements[index]
         if isinstance(error, NotSendableError):
             return explain_not_sendable(error, stmt, self.ns)
+        if isinstance(error, WorkerDiedError) and _statement_of(error.key) == index:
+            error.in_statement(
+                f"line {stmt.lineno} ({_shorten(stmt.source.splitlines()[0], 60)})",
+                "The statements before it ran, as in the plain cell; a fresh worker "
+                "process takes its place.")
+            return _with_cell_frame(error.with_traceback(None), self.filename, stmt.lineno)
         if isinstance(error.__cause__, RemoteTraceback):
             return _at_cell_line(error, self.filename, stmt.lineno)
         return error
