@@ -163,6 +163,19 @@ def test_a_worker_killed_mid_loop_fails_the_cell_and_keeps_the_iterations_before
     assert session.evaluate("out") == list(range(10))
 
 
+def test_a_worker_killed_mid_statement_names_the_statement(session: KernelSession) -> None:
+    msg_id = session.send("%%parallel --processes --workers 2\na = nap(1)\nb = nap(2, 60)")
+    time.sleep(3)  # a has ended; b naps in its worker
+    for worker in loky_workers(descendants(session)):
+        worker.kill()
+    result = session.collect(msg_id, timeout=60)
+    assert result.error is not None and result.error.ename == "WorkerDiedError", result
+    assert result.error.evalue.startswith(
+        "the worker process running line 2 (b = nap(2, 60)) died before it finished")
+    assert result.error.cell_lines()[-1][1] == 2  # the traceback points at the line
+    assert session.evaluate("a") == 1
+
+
 def test_local_cluster_workers_exit_when_the_kernel_is_killed(session: KernelSession) -> None:
     session.run_ok(CLUSTER_CELL, timeout=120)
     assert session.evaluate("(c, d)") == (3, 4)

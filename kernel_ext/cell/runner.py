@@ -22,22 +22,30 @@ import contextlib
 import contextvars
 import functools
 import inspect
-import sys
 import threading
 from collections.abc import Callable, Hashable, MutableMapping
 from dataclasses import dataclass
-from types import CodeType, TracebackType
+from types import CodeType
 from typing import Any
 
 from kernel_ext.analysis import CellPlan, FanOutKind, Statement
 from kernel_ext.cell import dask_bridge
+from kernel_ext.cell.cell_errors import (
+    below_cell_line,
+    comprehension_has_a_frame,
+    for_user,
+    shorten,
+    statement_error,
+    through_coroutine,
+    with_cell_frame,
+)
 from kernel_ext.cell.contexts import (
     CellContext,
     Changes,
     keep_after_cell,
     set_in_current_context,
 )
-from kernel_ext.cell.fanout_exec import ITERATION_FUNCTION, run_fanout
+from kernel_ext.cell.fanout_exec import run_fanout
 from kernel_ext.cell.live import LiveViews, ViewOptions, live_views
 from kernel_ext.cell.output import (
     OrderedRelease,
@@ -49,17 +57,15 @@ from kernel_ext.cell.output import (
 from kernel_ext.cell.rollback import Snapshots, bound_names, only_rebinds
 from kernel_ext.cell.shipping import (
     can_ship,
-    explain_not_sendable,
     prepare_shipment,
     run_in_worker,
     settle_shipped,
 )
 from kernel_ext.cell.tracebacks import mark_for_cell
-from kernel_ext.errors import JobCancelledError, NotSendableError, WorkerDiedError
+from kernel_ext.errors import JobCancelledError
 from kernel_ext.events import TaskState
 from kernel_ext.graph import Call, Graph, Ref, Task
-from kernel_ext.process_pool import RemoteTraceback
-from kernel_ext.scheduler import Job, JobStatus, drop_task_notes
+from kernel_ext.scheduler import Job, JobStatus
 
 _TICK = 0.02  # seconds between releases of ready output while a cell waits
 
@@ -152,7 +158,7 @@ class CellRun:
     def _task(self, stmt: Statement, deps: frozenset[Hashable], func: Callable[..., Any]) -> Task:
         edge_labels = {edge.before: ", ".join(sorted(edge.reasons)) for edge in stmt.deps}
         first_line = stmt.source.splitlines()[0] if stmt.source else ""
-        label = f"line {stmt.lineno}: {_shorten(first_line, 40)}"
+        label = f"line {stmt.lineno}: {shorten(first_line, 40)}"
         return Task(
             key=stmt.index,
             func=func,
@@ -218,9 +224,9 @@ class CellRun:
                                context=contextvars.copy_context(),  # this statement's
                                job=self.job, key=index)
                 except Exception as error:
-                    if fanout.kind is FanOutKind.FOR_LOOP or not _comprehension_has_a_frame():
+                    if fanout.kind is FanOutKind.FOR_LOOP or not comprehension_has_a_frame():
                         raise
-                    raise _below_cell_line(error, self.filename, stmt.lineno)  # noqa: B904
+                    raise below_cell_line(error, self.filename, stmt.lineno)  # noqa: B904
                 return None
             joined = dask_bridge.join(self.job, index)  # its Dask computations: the cell's job
             try:
@@ -346,7 +352,7 @@ class CellRun:
                 try:
                     self._settle()
                 except (StopIteration, StopAsyncIteration) as error:
-                    raise _through_coroutine(error) from None
+                    raise through_coroutine(error) from None
             finally:
                 # This runs in the awaiting cell's task, whose context the kernel drops.
                 keep_after_cell(self.shell, self._cell_ended())
@@ -387,7 +393,7 @@ class CellRun:
     def _raised_at(self, error: BaseException, line: int) -> BaseException:
         """``error`` as raised by the cell's line ``line``, shown from there on."""
         if line:
-            error = _with_cell_frame(error, self.filename, line)
+            error = with_cell_frame(error, self.filename, line)
         return mark_for_cell(error, self.filename)
 
     def _settle(self) -> None:
@@ -401,7 +407,7 @@ class CellRun:
         failed = self._first_failed()
         if failed is not None:
             self._stop_at(failed)
-            raise _for_user(self._error_of(failed), self.filename)
+            raise for_user(self._error_of(failed), self.filename)
         self.release.release_ready(self.shell)
 
     def _value(self) -> Any:
@@ -457,7 +463,7 @@ class CellRun:
         failed = self._first_failed()
         if failed is None:
             return None, None
-        return failed, _for_user(self._error_of(failed), self.filename)
+        return failed, for_user(self._error_of(failed), self.filename)
 
     def unproduced_names(self, states: dict[Hashable, TaskState] | None = None) -> set[str]:
         """Names the unfinished statements would bind and no finished statement bound."""
@@ -489,19 +495,9 @@ class CellRun:
 
     def _error_of(self, index: int) -> BaseException:
         errors = {_statement_of(key): error for key, error in reversed(self.job.errors)}
-        error = errors[index]
-        stmt = self.plan.statements[index]
-        if isinstance(error, NotSendableError):
-            return explain_not_sendable(error, stmt, self.ns)
-        if isinstance(error, WorkerDiedError) and _statement_of(error.key) == index:
-            error.in_statement(
-                f"line {stmt.lineno} ({_shorten(stmt.source.splitlines()[0], 60)})",
-                "The statements before it ran, as in the plain cell; a fresh worker "
-                "process takes its place.")
-            return _with_cell_frame(error.with_traceback(None), self.filename, stmt.lineno)
-        if isinstance(error.__cause__, RemoteTraceback):
-            return _at_cell_line(error, self.filename, stmt.lineno)
-        return error
+        return statement_error(errors[index], self.plan.statements[index], self.filename,
+                               self.ns, died_here=_statement_of(
+                                   getattr(errors[index], "key", None)) == index)
 
     def _first_unfinished(self) -> int:
         states = self.job.states()
@@ -541,82 +537,6 @@ def _set_done(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-def _through_coroutine(error: BaseException) -> BaseException:
-    """`next(iter([]))` in a statement raises StopIteration, which Python turns into
-    `RuntimeError: coroutine raised StopIteration` when it leaves a coroutine (PEP 479).
-    The awaiting cell re-raises it as an exception of the same name and message,
-    derived from RuntimeError, so the user sees the plain cell's error."""
-    carrier = type(type(error).__name__, (RuntimeError,), {"__module__": "builtins"})
-    copy = carrier(*error.args)
-    copy.__dict__.update(vars(error))  # the mark that shows it from the cell's line
-    return copy.with_traceback(error.__traceback__)
-
-
-def _at_cell_line(error: BaseException, filename: str, lineno: int) -> BaseException:
-    """Give an error from a worker process a frame at its statement's line in the cell.
-
-    The worker's own traceback stays as the cause only when it goes deeper than
-    the statement (into a function), as the plain cell's would.
-    """
-    remote = error.__cause__
-    assert isinstance(remote, RemoteTraceback)
-    error = _with_cell_frame(error, filename, lineno)
-    deeper = remote.text.count('File "') > 3  # worker call, run_shipped, statement, more
-    error.__cause__ = remote if deeper else None
-    error.__suppress_context__ = True
-    return error
-
-
-def _comprehension_has_a_frame() -> bool:
-    """A comprehension runs in a frame of its own below the cell's before Python 3.12."""
-    return sys.version_info < (3, 12)
-
-
-def _below_cell_line(error: BaseException, filename: str, lineno: int) -> BaseException:
-    """`error` raised in a fanned-out comprehension's iteration, under a frame at the
-    statement's line, as the plain cell shows it (cell line, `<listcomp>`, the function);
-    the engine's frames in between are dropped."""
-    tb = error.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename != filename:
-        tb = tb.tb_next
-    if tb is None or tb.tb_frame.f_code.co_name != ITERATION_FUNCTION:
-        return error  # already under the statement's frame (rebuilt from a worker process)
-    raiser = compile("\n" * (lineno - 1) + "raise error", filename, "exec")
-    try:
-        exec(raiser, {"error": error.with_traceback(tb)})
-    except BaseException as raised:  # noqa: BLE001 - it is `error`, under the cell frame
-        outer = raised.__traceback__
-        return raised.with_traceback(outer.tb_next if outer is not None else None)
-    raise AssertionError("unreachable: the raiser always raises")
-
-
-def _with_cell_frame(error: BaseException, filename: str, lineno: int) -> BaseException:
-    """``error`` with one traceback frame: the cell's line ``lineno`` (shown with its source)."""
-    raiser = compile("\n" * (lineno - 1) + "raise error", filename, "exec")
-    try:
-        exec(raiser, {"error": error.with_traceback(None)})
-    except BaseException as raised:  # noqa: BLE001 - it is `error`, now with the cell frame
-        tb = raised.__traceback__
-        return raised.with_traceback(tb.tb_next if tb is not None else None)
-    raise AssertionError("unreachable: the raiser always raises")
-
-
 def _statement_of(key: Hashable) -> int:
     """Statement index of a task key: ``i`` or ``("worker", i)``."""
     return key[1] if isinstance(key, tuple) else key  # type: ignore[return-value]
-
-
-def _shorten(text: str, width: int) -> str:
-    text = text.strip()
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _for_user(error: BaseException, filename: str) -> BaseException:
-    """The task's exception as the plain cell would show it: from the cell's frame on."""
-    drop_task_notes(error)
-    tb: TracebackType | None = error.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename != filename:
-        tb = tb.tb_next
-    if tb is not None:
-        error = error.with_traceback(tb)
-    return mark_for_cell(error, filename)
