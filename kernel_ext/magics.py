@@ -17,7 +17,7 @@ from IPython.core.displayhook import DisplayHook
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from traitlets import Bool, Enum, Float, Integer
+from traitlets import Bool, Enum, Float, Integer, observe
 
 from kernel_ext.analysis import analyze_cell
 from kernel_ext.background.magics_jobs import jobs_line
@@ -49,9 +49,19 @@ class Parallel(Magics):
     keep_jobs = Integer(
         100, help="Ended background jobs kept for %jobs and kernel_ext.jobs (the oldest go)."
     ).tag(config=True)
+    live_views = Integer(
+        20, help="Finished cells whose views stay live widgets; older ones become static "
+                 "pictures and their widgets are closed, so a long session keeps none."
+    ).tag(config=True)
     views_delay = Float(
         0.5, help="Seconds a cell runs before its progress bars appear."
     ).tag(config=True)
+
+    @observe("live_views")
+    def _live_views_changed(self, change: Any) -> None:
+        from kernel_ext.views.retire import retirement
+
+        retirement.keep = max(0, change["new"])
 
     @magic_arguments()
     @argument("--workers", "-w", type=int, default=None, help="Number of workers for this cell.")

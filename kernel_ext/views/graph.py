@@ -205,3 +205,10 @@ class GraphView:
         self._ready(wait=True)
         if self.template is not None and self.layout is not None:
             self._refresh_nodes(model, set(range(len(self.layout.sizes))))
+
+    def static_html(self) -> str:
+        """The graph as drawn (its SVG, or why there is none), for a retired view."""
+        return str(self.widget.value)
+
+    def own_widgets(self) -> list[w.Widget]:
+        return [self.widget]

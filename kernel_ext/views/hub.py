@@ -65,6 +65,12 @@ class View(Protocol):
     def finish(self, model: JobModel) -> None:
         """The job has ended and every event was applied: settle into the final state."""
 
+    def static_html(self) -> str:
+        """The final state as plain HTML: what the view shows once retired."""
+
+    def own_widgets(self) -> list[Any]:
+        """Every widget the view made (closed when it is retired)."""
+
 
 class _Clock:
     """The one thread that refreshes every live hub when it is due, so jobs add no threads."""

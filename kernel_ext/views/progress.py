@@ -125,10 +125,10 @@ class ProgressView:
         self.cancel_button.on_click(self._on_cancel)
         self.rows = {name: _GroupRow(name, g.total, looks) for name, g in model.groups.items()}
         self.summary = looks.html_widget()
+        self.overall_box = looks.box([self.overall, self.overall_text]
+                                     + ([self.cancel_button] if cancel_button else []))
         self.widget = looks.box(
-            [self.title, looks.box([self.overall, self.overall_text]
-                                   + ([self.cancel_button] if cancel_button else [])),
-             *(row.box for row in self.rows.values())], w.VBox)
+            [self.title, self.overall_box, *(row.box for row in self.rows.values())], w.VBox)
         self.widget.add_class("kernel-ext-progress")
         self.refresh(model, NO_CHANGES)
 
@@ -181,3 +181,24 @@ class ProgressView:
                               f"{html.escape(summary_text(self.job, model))}")
         failed = [row.box for row in self.rows.values() if row.bar.bar_style == "danger"]
         self.widget.children = [self.summary, *failed]
+
+    def static_html(self) -> str:
+        """The final summary and failed groups as plain HTML, for a retired view."""
+        rows = [self.summary.value or self.title.value]
+        for row in self.rows.values():
+            if row.bar.bar_style == "danger":
+                share = 100 * row.bar.value / max(row.bar.max, 1)
+                rows.append(
+                    '<div style="display:flex;gap:8px;align-items:center">'
+                    f'<span style="width:12em;overflow:hidden;white-space:nowrap">'
+                    f"{html.escape(row.label.value)}</span>"
+                    '<span style="flex:1 1 auto;height:10px;background:#eee">'
+                    f'<span style="display:block;height:10px;width:{share:.0f}%;'
+                    'background:#d9534f"></span></span>'
+                    f"<span>{row.text.value}</span></div>")
+        return "".join(f"<div>{row}</div>" for row in rows)
+
+    def own_widgets(self) -> list[w.Widget]:
+        """Also the rows no longer shown (a finished view keeps only failed ones)."""
+        return [self.widget, self.title, self.overall_box, self.cancel_button, self.summary,
+                *(row.box for row in self.rows.values())]

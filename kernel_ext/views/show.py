@@ -9,6 +9,7 @@ import ipywidgets as w
 from kernel_ext.views.graph import GraphView
 from kernel_ext.views.hub import DEFAULT_RATE, ViewHub, settle_finished_views
 from kernel_ext.views.progress import ProgressView, summary_text
+from kernel_ext.views.retire import close_widgets, retirement
 from kernel_ext.views.text import TextProgress
 
 
@@ -28,12 +29,16 @@ class JobViews(w.VBox):
     Displayed with a display id; when the job ends that output is updated with
     the same widget plus a final ``text/plain`` summary, so a frontend without
     widgets (or nbconvert to text) shows the outcome rather than a widget repr.
+    Later, once newer views have finished (:mod:`kernel_ext.views.retire`), it is
+    updated to a static picture and its widgets are closed.
     """
 
     def __init__(self, children: list[w.Widget], hub: ViewHub, **kwargs: Any) -> None:
         super().__init__(children, **kwargs)
         self.hub = hub
         self.add_class("kernel-ext-views")
+        self._handles: list[Any] = []
+        self.retired = False
 
     def plain_text(self) -> str:
         job = self.hub.job
@@ -49,12 +54,42 @@ class JobViews(w.VBox):
             },
         }
 
+    def static_bundle(self) -> dict[str, Any]:
+        """The final views as plain HTML (and text): what a retired output shows."""
+        parts = "".join(f'<div style="margin:4px 0">{view.static_html()}</div>'
+                        for view in self.hub.views)
+        return {"text/plain": self.plain_text(),
+                "text/html": f'<div class="kernel-ext-views kernel-ext-retired">{parts}</div>'}
+
+    def retire(self) -> None:
+        """Show the final picture in place of the widgets, then close every widget."""
+        if self.retired:
+            return
+        self.retired = True
+        bundle = self.static_bundle()
+        for handle in self._handles:
+            handle.update(bundle, raw=True)
+        roots: list[w.Widget] = [self]
+        for view in self.hub.views:
+            roots.extend(view.own_widgets())
+        close_widgets(roots)
+        self._handles.clear()
+        self.hub.views = []
+
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
         handle = display(self._bundle(), raw=True, display_id=True)
-        if handle is not None and not self.hub.finished.is_set():
-            self.hub.add_finish_callback(lambda: handle.update(self._bundle(), raw=True))
+        if handle is None or self.retired:
+            return
+        self._handles.append(handle)
+        if len(self._handles) == 1:
+            self.hub.add_finish_callback(self._finished)
+
+    def _finished(self) -> None:
+        for handle in self._handles:
+            handle.update(self._bundle(), raw=True)
+        retirement.finished(self)
 
 
 def show_views(job: Any, progress: bool = True, stream: bool = False, graph: bool = False,

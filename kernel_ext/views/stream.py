@@ -303,6 +303,17 @@ class TaskStreamView:
         elif self.widget is not None:
             self.widget.update_from_model(self.figure)
 
+    def static_html(self) -> str:
+        """The stream as drawn, as a static SVG (for a retired view: no widget, no script)."""
+        from kernel_ext.views.stream_picture import task_stream_svg
+
+        columns = self.source.data if self.source is not None else self.columns
+        lanes = {short_worker(name): lane for name, lane in self.lanes.items()}
+        return task_stream_svg(columns, lanes, f"{self.job.name}: task stream")
+
+    def own_widgets(self) -> list[Any]:
+        return [self.widget] if self.widget is not None else []
+
 
 def _kernel_fed_model(fig: Any) -> Any:
     """A jupyter_bokeh widget that ignores the browser's echo of streamed rows and ranges.
