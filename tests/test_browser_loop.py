@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from browser_support import (
     FINISHED,
+    PROGRESS,
     JupyterServer,
     artifact,
     cell_output_text,
@@ -93,6 +94,42 @@ def test_a_loop_over_slow_calls_shows_its_iterations(lab: JupyterServer, browser
         svg_text = page.locator(".kernel-ext-views svg").first.text_content() or ""
         assert "40/40" in svg_text and "for i in range(40)" in svg_text, svg_text
         assert len(graph_fills(page)) == 4  # one node per statement, the loop's with its count
+        assert not [line for line in console if "Error displaying widget" in line
+                    or "pageerror" in line], console
+    finally:
+        page.screenshot(path=artifact(name, "last"), full_page=True)
+        page.close()
+
+
+def test_old_loop_views_become_static_pictures_in_place(lab: JupyterServer,
+                                                         browser: Any) -> None:
+    """With ``Parallel.live_views = 1``, a loop cell's views turn into a static picture
+    (the stream as SVG with a bar per iteration, the graph, the summary) once a later
+    view cell has finished; the page shows no widget error, and the last cell stays live."""
+    cells = [fetch_setup(0.05) + "%config Parallel.live_views = 1\n",
+             LOOP.replace("range(40)", "range(12)"), LOOP.replace("range(40)", "range(6)")]
+    write_notebook(lab.root_dir / "retire.ipynb", cells)
+    page, console = open_notebook(browser, lab, "retire.ipynb")
+    name = "lab_retire"
+    try:
+        run_cells(page, [0, 1])
+        first = page.locator(".jp-Notebook .jp-Cell").nth(1)
+        first.locator(".kernel-ext-views canvas").first.wait_for(timeout=30_000)  # live
+        run_cells(page, [2])
+        first.locator(".kernel-ext-retired").wait_for(timeout=15_000)
+        page.wait_for_timeout(500)
+        page.screenshot(path=artifact(name, "retired"), full_page=True)
+        assert first.locator("canvas").count() == 0
+        assert first.locator(PROGRESS).count() == 0
+        tips = first.locator(".kernel-ext-retired svg rect title").all_text_contents()
+        assert sorted(int(t.split()[1].rstrip(":")) for t in tips
+                      if t.startswith("iteration ")) == list(range(12)), tips
+        text = first.locator(".kernel-ext-retired").inner_text()
+        assert "15 tasks" in text and "12/12" in text, text  # summary; the loop's node
+        assert "66" in cell_output_text(page, 1)  # its printed total stays
+        last = page.locator(".jp-Notebook .jp-Cell").nth(2)
+        assert last.locator(".kernel-ext-views canvas").count() >= 1
+        assert last.locator(".kernel-ext-retired").count() == 0
         assert not [line for line in console if "Error displaying widget" in line
                     or "pageerror" in line], console
     finally:
