@@ -44,7 +44,9 @@ class TrackedJob:
 
     @property
     def ended(self) -> bool:
-        return self.ended_info is not None or self._state() not in ("waiting", "running")
+        if self.ended_info is None and self._state() not in ("waiting", "running"):
+            self.info()  # freezes what the panel shows, and lets go of the job
+        return self.ended_info is not None
 
     def info(self) -> JobInfo:
         """The JobInfo now (the frozen one once ended)."""
@@ -80,10 +82,14 @@ class TrackedJob:
         }
         if ended is not None:
             self.ended_info = info
+            # A finished job is listed from this record alone: its graph, results and
+            # views are not kept alive by the panel's list (50 of them, a long session).
+            self.run = self.background = None
         return info
 
     def cancel(self) -> None:
-        (self.background or self.run.job).cancel()
+        if self.ended_info is None:
+            (self.background or self.run.job).cancel()
 
     def _state(self) -> str:
         if self.background is not None:
