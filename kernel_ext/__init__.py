@@ -14,6 +14,7 @@ from kernel_ext.errors import (
     NotCallableError,
     UnknownKeyError,
     WorkerDiedError,
+    WorkerMemoryError,
 )
 from kernel_ext.events import TaskEvent, TaskState
 from kernel_ext.graph import Call, Graph, Ref, Task, from_dask
@@ -50,6 +51,7 @@ __all__ = [
     "TaskState",
     "UnknownKeyError",
     "WorkerDiedError",
+    "WorkerMemoryError",
     "compute",
     "from_dask",
     "get",

@@ -89,6 +89,32 @@ class WorkerDiedError(RuntimeError):
                 f"({self.detail}). {self.advice}")
 
 
+class WorkerMemoryError(WorkerDiedError):
+    """The worker went over ``Parallel.worker_memory_limit`` and was stopped."""
+
+    def __init__(self, key: Hashable, resident: int, limit: int) -> None:
+        super().__init__(key, f"it used {_size(resident)}, over the limit of {_size(limit)} "
+                              "per worker (Parallel.worker_memory_limit), and was stopped")
+        self.resident = resident
+        self.limit = limit
+        self.advice = ("Use less memory per task, or raise the limit: "
+                       "%config Parallel.worker_memory_limit = '4GB'.")
+
+    def in_statement(self, running: str, advice: str) -> WorkerDiedError:
+        super().in_statement(running, advice)
+        self.advice = (f"{advice} Use less memory per statement, or raise the limit: "
+                       "%config Parallel.worker_memory_limit = '4GB'.")
+        return self
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    raise AssertionError("unreachable")
+
+
 class JobCancelledError(RuntimeError):
     """``result()`` of a job that was cancelled before it produced its outputs."""
 

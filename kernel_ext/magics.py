@@ -17,7 +17,7 @@ from IPython.core.displayhook import DisplayHook
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from traitlets import Bool, Enum, Float, Integer, observe
+from traitlets import Bool, Enum, Float, Integer, TraitError, Unicode, Union, observe, validate
 
 from kernel_ext.analysis import analyze_cell
 from kernel_ext.background.magics_jobs import jobs_line
@@ -49,6 +49,12 @@ class Parallel(Magics):
     keep_jobs = Integer(
         100, help="Ended background jobs kept for %jobs and kernel_ext.jobs (the oldest go)."
     ).tag(config=True)
+    worker_memory_limit = Union(
+        [Unicode(), Integer(), Float()], default_value="auto", allow_none=True,
+        help="Memory per worker process: '2GB', '25%', 'auto' (the machine's memory divided "
+             "by its default workers) or None. A worker over it is stopped and replaced, and "
+             "its statement fails with WorkerMemoryError."
+    ).tag(config=True)
     live_views = Integer(
         20, help="Finished cells whose views stay live widgets; older ones become static "
                  "pictures and their widgets are closed, so a long session keeps none."
@@ -56,6 +62,16 @@ class Parallel(Magics):
     views_delay = Float(
         0.5, help="Seconds a cell runs before its progress bars appear."
     ).tag(config=True)
+
+    @validate("worker_memory_limit")
+    def _valid_memory_limit(self, proposal: Any) -> Any:
+        from kernel_ext import memory_guard
+
+        try:
+            memory_guard.set_worker_memory_limit(proposal["value"])
+        except ValueError as error:
+            raise TraitError(str(error)) from None
+        return proposal["value"]
 
     @observe("live_views")
     def _live_views_changed(self, change: Any) -> None:

@@ -45,7 +45,8 @@ from typing import Any
 import loky
 from loky.process_executor import BrokenProcessPool
 
-from kernel_ext.errors import NotSendableError, WorkerDiedError
+from kernel_ext import memory_guard
+from kernel_ext.errors import NotSendableError, WorkerDiedError, WorkerMemoryError
 
 
 class RemoteTraceback(Exception):
@@ -249,8 +250,11 @@ class ProcessSlot:
         executor = self._get_executor()
         if self._killed_by_cancel:
             raise CancelledInWorker(key)
+        running_in: int | None = None
         try:
             future = executor.submit(_run_in_worker, func, args, kwargs)
+            running_in = _worker_pid(executor)
+            memory_guard.watch()
             if on_start is not None:
                 on_start(_worker_name(executor))
             value, pid, start, end = future.result()
@@ -258,7 +262,8 @@ class ProcessSlot:
             self._discard(executor)
             if self._killed_by_cancel:
                 raise CancelledInWorker(key) from None
-            raise WorkerDiedError(key, _death_detail(exc)) from None
+            raise _death(key, exc, _worker_pid(executor) if running_in is None
+                         else running_in) from None
         except Exception as exc:
             if self._killed_by_cancel:
                 self._discard(executor)
@@ -289,7 +294,8 @@ class ProcessSlot:
             self._discard(executor)
             if self._killed_by_cancel:
                 raise CancelledInWorker(keys) from None
-            raise WorkerDiedError(keys, _death_detail(exc)) from None
+            raise _death(keys, exc, _worker_pid(executor)) from None
+        memory_guard.watch()
         return SentBatch(keys, future, executor, _worker_name(executor))
 
     def collect_batch(
@@ -304,7 +310,8 @@ class ProcessSlot:
             self._discard(sent.executor)
             if self._killed_by_cancel:
                 raise CancelledInWorker(sent.keys) from None
-            raise WorkerDiedError(sent.keys, _death_detail(exc)) from None
+            pid = sent.worker.removeprefix("pid:")
+            raise _death(sent.keys, exc, int(pid) if pid.isdigit() else None) from None
         except Exception:
             if self._killed_by_cancel:
                 self._discard(sent.executor)
@@ -379,6 +386,14 @@ def _worker_pid(executor: loky.ProcessPoolExecutor) -> int | None:
     except RuntimeError:  # changed while loky's threads updated it
         return None
     return pids[0] if len(pids) == 1 else None
+
+
+def _death(key: Any, exc: BaseException, pid: int | None) -> WorkerDiedError:
+    """The error for a worker that died running ``key``: the memory guard's, if it killed it."""
+    over = memory_guard.killed_for_memory(pid)
+    if over is not None:
+        return WorkerMemoryError(key, *over)
+    return WorkerDiedError(key, _death_detail(exc))
 
 
 def _death_detail(exc: BaseException) -> str:

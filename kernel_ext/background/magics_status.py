@@ -73,9 +73,9 @@ class StatusTable:
             f"{self.kernel_threads} threads",
             f"thread pool: {self.pool_threads} threads ({busy} busy, {self.pool_idle} idle), "
             f"at most {self.pool_max}",
-            f"worker processes: {len(self.workers)}, {_size(self.workers_resident)} resident"
-            if self.workers
-            else "no worker processes",
+            (f"worker processes: {len(self.workers)}, {_size(self.workers_resident)} resident"
+             if self.workers else "no worker processes")
+            + f"; memory limit per worker {_limit_text()}",
         ]
 
     def _rows(self) -> list[tuple[str, str, str]]:
@@ -109,3 +109,10 @@ def _size(count: int | None) -> str:
     if count is None:
         return "n/a"
     return f"{count / 2**20:.1f} MiB"
+
+
+def _limit_text() -> str:
+    from kernel_ext.memory_guard import worker_memory_limit
+
+    limit = worker_memory_limit()
+    return "none" if limit is None else f"{_size(limit)} (Parallel.worker_memory_limit)"
