@@ -29,6 +29,14 @@ def nap(i):
 """
 VIEW_CELL = "%%parallel --stream --graph\nr{n} = [nap(x) for x in range(8)]\nt{n} = sum(r{n})"
 FAILING_CELL = "%%parallel --stream --graph\nf = [nap(x) for x in [1, 2, 'boom', 3]]"
+HELD = """\
+import kernel_ext
+from IPython.display import display
+held_job = kernel_ext.submit({'a': (nap, 1)}, 'a')
+held = kernel_ext.views.show_views(held_job)
+display(held)
+held_job.wait()
+"""
 COUNT = "from ipywidgets.widgets.widget import _instances\nprint('widgets', len(_instances))"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
@@ -38,6 +46,8 @@ def executed(tmp_path_factory) -> nbformat.NotebookNode:
     cells = [SETUP, VIEW_CELL.format(n=0), FAILING_CELL, VIEW_CELL.format(n=1),
              VIEW_CELL.format(n=2), COUNT]
     cells += [VIEW_CELL.format(n=n) for n in range(3, 9)] + [COUNT]
+    cells.insert(1, HELD)
+    cells.append("display(held)")  # retired by now: shown again, it is the picture
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(source) for source in cells]
     km = KernelManager(kernel_name="python3")
@@ -65,7 +75,7 @@ def test_widgets_stay_bounded_over_many_view_cells(executed) -> None:
 
 
 def test_retired_views_show_the_final_picture_without_widgets(executed) -> None:
-    data = views_output(executed.cells[1])
+    data = views_output(executed.cells[2])
     assert WIDGET_VIEW not in data
     page = data["text/html"]
     assert "kernel-ext-retired" in page
@@ -78,7 +88,7 @@ def test_retired_views_show_the_final_picture_without_widgets(executed) -> None:
 
 
 def test_a_retired_failed_view_keeps_its_error(executed) -> None:
-    page = views_output(executed.cells[2])["text/html"]
+    page = views_output(executed.cells[3])["text/html"]
     assert "✘" in page and "no nap for boom" in page
 
 
@@ -88,3 +98,10 @@ def test_the_last_views_stay_live_widgets(executed) -> None:
         assert WIDGET_VIEW in views_output(cell)
     for cell in view_cells[:-2]:
         assert WIDGET_VIEW not in views_output(cell)
+
+
+def test_views_shown_again_after_retiring_show_the_picture(executed) -> None:
+    first, again = executed.cells[1].outputs, executed.cells[-1].outputs
+    assert len(again) == 1 and WIDGET_VIEW not in again[0].data, again
+    assert "kernel-ext-retired" in again[0].data["text/html"]
+    assert again[0].data == first[0].data  # the same picture where it was first shown

@@ -39,6 +39,7 @@ class JobViews(w.VBox):
         self.add_class("kernel-ext-views")
         self._handles: list[Any] = []
         self.retired = False
+        self._static: dict[str, Any] = {}  # the picture, once retired
 
     def plain_text(self) -> str:
         job = self.hub.job
@@ -66,7 +67,7 @@ class JobViews(w.VBox):
         if self.retired:
             return
         self.retired = True
-        bundle = self.static_bundle()
+        bundle = self._static = self.static_bundle()
         for handle in self._handles:
             handle.update(bundle, raw=True)
         roots: list[w.Widget] = [self]
@@ -79,8 +80,11 @@ class JobViews(w.VBox):
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
+        if self.retired:  # shown again after its widgets were closed: the picture
+            display(self._static, raw=True)
+            return
         handle = display(self._bundle(), raw=True, display_id=True)
-        if handle is None or self.retired:
+        if handle is None:
             return
         self._handles.append(handle)
         if len(self._handles) == 1:
