@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import ctypes
 import functools
 import os
 import random
@@ -31,6 +30,12 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from kernel_ext.cell import random_state
+from kernel_ext.cell.random_state import drew_random
+
+__all__ = ["ProcessState", "applied", "capture", "captured_in", "drew_random",
+           "loaded_module"]
 
 
 @dataclass(frozen=True)
@@ -54,9 +59,12 @@ class ProcessState:
     def numpy_raw(self) -> bytes:
         """The global numpy generator's state as its C struct holds it (Mersenne Twister
         key, then position), to compare with the worker's memory directly."""
-        key, pos = self.numpy_random_state[1], self.numpy_random_state[2]
-        return bytes(key.astype("=u4").tobytes()) + int(pos).to_bytes(4, sys.byteorder,
-                                                                       signed=True)
+        return random_state.numpy_raw_of(self.numpy_random_state)
+
+    @functools.cached_property
+    def random_raw(self) -> bytes | None:
+        """Python's global generator's state as its C struct holds it, or None."""
+        return random_state.python_raw_of(self.random_state)
 
 
 def capture() -> ProcessState:
@@ -151,7 +159,7 @@ def applied(state: ProcessState | None) -> Iterator[None]:
     if tuple(sys.path) != state.path:
         sys.path[:] = state.path
     _apply_environ(state.environ)
-    random.setstate(state.random_state)
+    random_state.put_in_place(state)
     with contextlib.ExitStack() as stack:
         if state.decimal_context is not None:
             import decimal
@@ -160,12 +168,6 @@ def applied(state: ProcessState | None) -> Iterator[None]:
         if state.numpy_errors is not None:
             import numpy
 
-            global _numpy_held
-            # Setting it costs ~35 µs: skipped when the last task was checked to have left
-            # this very state. Forgotten now: only the check after this task restores it.
-            held, _numpy_held = _numpy_held, None
-            if held != _numpy_fingerprint(state):
-                numpy.random.set_state(state.numpy_random_state)
             if numpy.geterr() != state.numpy_errors:
                 stack.enter_context(numpy.errstate(**state.numpy_errors))
             # Setting print options costs ~20 µs a task: only when they differ.
@@ -185,57 +187,3 @@ def _cwd() -> str | None:
         return os.getcwd()
     except FileNotFoundError:
         return None
-
-
-def _numpy_raw_now(numpy: Any) -> bytes | None:
-    """The global numpy generator's state, read from its C struct (~0.5 µs, where
-    ``get_state`` builds arrays for ~30 µs); None if it is not numpy's usual MT19937."""
-    try:
-        generator = numpy.random.mtrand._rand._bit_generator
-        if type(generator).__name__ != "MT19937":
-            return None
-        return ctypes.string_at(generator.ctypes.state_address, _MT19937_BYTES)
-    except (AttributeError, TypeError, ValueError):
-        return None
-
-
-_MT19937_BYTES = 624 * 4 + 4  # uint32_t key[624]; int pos
-
-
-def _numpy_fingerprint(state: ProcessState) -> tuple[Any, ...]:
-    then = state.numpy_random_state
-    return (then[0], *then[2:], state.numpy_key_bytes)
-
-
-# In a worker: the numpy generator state the last task was seen to leave untouched
-# (its set_state is skipped for the next task that wants the same), or None.
-_numpy_held: tuple[Any, ...] | None = None
-
-
-def drew_random(state: ProcessState | None) -> bool:
-    """In the worker, after the task: did it draw from a global random generator?"""
-    global _numpy_held
-    if state is None:
-        return False
-    drew = _drew_random(state)
-    if state.numpy_random_state is not None:
-        _numpy_held = None if drew else _numpy_fingerprint(state)
-    return drew
-
-
-def _drew_random(state: ProcessState) -> bool:
-    if random.getstate() != state.random_state:
-        return True
-    if state.numpy_random_state is None:
-        return False
-    import numpy
-
-    then = state.numpy_random_state
-    if not then[3]:  # no cached gaussian: any draw moves the raw state
-        raw = _numpy_raw_now(numpy)
-        if raw is not None:
-            return raw != state.numpy_raw
-    now = numpy.random.get_state()
-    # Keys compared as bytes: numpy.array_equal costs ~10 µs a task.
-    return bool(now[0] != then[0] or tuple(now[2:]) != tuple(then[2:])
-                or now[1].tobytes() != state.numpy_key_bytes)
