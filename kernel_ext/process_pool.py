@@ -30,6 +30,7 @@ returns.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
@@ -172,11 +173,21 @@ def _run_in_worker(
 def _run_batch_in_worker(
     calls: list[tuple[Callable[..., Any], tuple[Any, ...], Mapping[str, Any]]],
 ) -> tuple[list[tuple[Any, float, float]], int]:
-    """Runs in the worker: each call in order, as :func:`_run_in_worker` runs one."""
+    """Runs in the worker: each call in order, as :func:`_run_in_worker` runs one.
+
+    A function may name a ``batch_context``: a context manager factory entered once
+    around the batch (set-up its calls would otherwise each make and undo)."""
     outcomes = []
-    for func, args, kwargs in calls:
-        value, _pid, start, end = _run_in_worker(func, args, kwargs)
-        outcomes.append((value, start, end))
+    with contextlib.ExitStack() as stack:
+        entered: set[int] = set()
+        for func, _args, _kwargs in calls:
+            factory = getattr(func, "batch_context", None)
+            if factory is not None and id(factory) not in entered:
+                entered.add(id(factory))
+                stack.enter_context(factory())
+        for func, args, kwargs in calls:
+            value, _pid, start, end = _run_in_worker(func, args, kwargs)
+            outcomes.append((value, start, end))
     return outcomes, os.getpid()
 
 

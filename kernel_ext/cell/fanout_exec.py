@@ -36,7 +36,7 @@ from typing import Any
 from kernel_ext.analysis import AccumulatorKind, FanOut, FanOutKind
 from kernel_ext.cell import process_state, transport
 from kernel_ext.cell.fanout_inline import InlineProbe, run_rest_plainly, store
-from kernel_ext.cell.fanout_worker import IterationRaised, run_iteration_shipped
+from kernel_ext.cell.fanout_worker import IterationRaised, ShippedIteration
 from kernel_ext.cell.output import TaskOutput, capturing_into, current_output
 from kernel_ext.cell.process_state import ProcessState
 from kernel_ext.cell.remote_errors import rebuild
@@ -346,7 +346,7 @@ def _start_job(fanout: FanOut, function: Any, items: list[Any], first: int, back
         except Exception:  # noqa: BLE001 - a function that cannot travel runs in place
             return None
         # One callable for all: a batch pickles it once, the engine scans only the element.
-        shipped = functools.partial(run_iteration_shipped, packed, kinds, keep, is_loop, state)
+        shipped = ShippedIteration(packed, kinds, keep, is_loop, state)
         tasks = [Task(key=k, func=shipped, args=(Call(_pack, (_Literal(items[k]),)),),
                       group=group, meta=_labelled(k, items[k])) for k in keys]
     else:

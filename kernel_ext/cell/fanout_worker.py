@@ -22,7 +22,7 @@ from kernel_ext.cell import transport
 from kernel_ext.cell.process_state import ProcessState, applied
 from kernel_ext.cell.remote_errors import RemoteError, describe
 from kernel_ext.cell.sharing import shared_with_inputs
-from kernel_ext.cell.worker_run import Bound, Event, RunInKernel, Watch, capturing
+from kernel_ext.cell.worker_run import Bound, Event, RunInKernel, Watch, capture_held, capturing
 
 
 @dataclass
@@ -32,6 +32,25 @@ class IterationRaised:
     error: RemoteError
     state: bytes
     events: list[Event] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ShippedIteration:
+    """One callable for all iterations of a fan-out on processes: the kernel binds what
+    they share once, a batch pickles it once, and each call brings its element."""
+
+    function_blob: bytes
+    kinds: tuple[AccumulatorKind, ...]
+    keep: frozenset[str]
+    is_loop: bool
+    state: ProcessState | None
+
+    def __call__(self, item_blob: bytes) -> Bound | IterationRaised | RunInKernel:
+        return run_iteration_shipped(self.function_blob, self.kinds, self.keep,
+                                     self.is_loop, self.state, item_blob)
+
+    # A worker enters it once around a batch of iterations (see kernel_ext.process_pool).
+    batch_context = staticmethod(capture_held)
 
 
 def run_iteration_shipped(

@@ -32,6 +32,8 @@ class _SharedCapture:
         self._lock = threading.Lock()
         self._events: dict[int, list[Event]] = {}  # thread id -> its statement's events
         self._saved: tuple[Any, Any, list[Any], Any] | None = None
+        self._installed: tuple[Any, Any, list[Any], Any] | None = None
+        self._holds = 0
         self._record: Any = None
 
     def events_here(self) -> list[Event] | None:
@@ -39,16 +41,9 @@ class _SharedCapture:
 
     @contextlib.contextmanager
     def into(self, events: list[Event], record: Any) -> Iterator[None]:
-        import sys
-
         with self._lock:
-            if not self._events:
-                self._saved = (sys.stdout, sys.stderr, list(warnings.filters),
-                               warnings.showwarning)
-                sys.stdout = _RoutedStream("stdout", self, self._saved[0])
-                sys.stderr = _RoutedStream("stderr", self, self._saved[1])
-                warnings.simplefilter("always")  # every warning is kept; the kernel filters
-                warnings.showwarning = self._show
+            if self._saved is None:
+                self._install()
             self._events[threading.get_ident()] = events
             self._record = record  # the same function for every run
         try:
@@ -56,12 +51,62 @@ class _SharedCapture:
         finally:
             with self._lock:
                 self._events.pop(threading.get_ident(), None)
-                if not self._events and self._saved is not None:
-                    sys.stdout, sys.stderr, filters, show = self._saved
-                    warnings.filters[:] = filters
-                    warnings._filters_mutated()  # type: ignore[attr-defined]
-                    warnings.showwarning = show
-                    self._saved = None
+                if not self._events:
+                    if self._holds:
+                        self._reinstall_if_changed()
+                    else:
+                        self._uninstall()
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """Keep the swap in place between runs (a worker process's batch of tasks): each
+        run then costs a dict entry, and what a run changed is put back after it."""
+        with self._lock:
+            self._holds += 1
+            if self._saved is None:
+                self._install()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._holds -= 1
+                if not self._holds and not self._events:
+                    self._uninstall()
+
+    def _install(self) -> None:
+        import sys
+
+        self._saved = (sys.stdout, sys.stderr, list(warnings.filters), warnings.showwarning)
+        sys.stdout = _RoutedStream("stdout", self, self._saved[0])
+        sys.stderr = _RoutedStream("stderr", self, self._saved[1])
+        warnings.simplefilter("always")  # every warning is kept; the kernel filters
+        warnings.showwarning = self._show
+        self._installed = (sys.stdout, sys.stderr, list(warnings.filters), self._show)
+
+    def _reinstall_if_changed(self) -> None:
+        """Between held runs: undo what the last run changed (a filter it added, say)."""
+        import sys
+
+        assert self._installed is not None
+        stdout, stderr, filters, show = self._installed
+        if sys.stdout is not stdout or sys.stderr is not stderr:
+            sys.stdout, sys.stderr = stdout, stderr
+        if warnings.filters != filters:
+            warnings.filters[:] = filters
+            warnings._filters_mutated()  # type: ignore[attr-defined]
+        if warnings.showwarning != show:
+            warnings.showwarning = show
+
+    def _uninstall(self) -> None:
+        import sys
+
+        if self._saved is None:
+            return
+        sys.stdout, sys.stderr, filters, show = self._saved
+        warnings.filters[:] = filters
+        warnings._filters_mutated()  # type: ignore[attr-defined]
+        warnings.showwarning = show
+        self._saved = self._installed = None
 
     def _show(self, message: Warning | str, category: type[Warning], filename: str,
               lineno: int, file: Any = None, line: str | None = None) -> None:

@@ -179,6 +179,12 @@ def capturing(events: list[Event]) -> Any:
         yield
 
 
+def capture_held() -> Any:
+    """Keep :func:`capturing`'s swap in place across a batch of runs in a worker process
+    (set as a shipped function's ``batch_context``: see :mod:`kernel_ext.process_pool`)."""
+    return SHARED.held()
+
+
 def _record_warning(events: list[Event], message: Warning | str, category: type[Warning],
                     filename: str, lineno: int) -> None:
     events.append(("warning", WarningRecord(message, category, filename, lineno)))
