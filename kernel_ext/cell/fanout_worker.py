@@ -19,6 +19,7 @@ from typing import Any
 
 from kernel_ext.analysis import AccumulatorKind
 from kernel_ext.cell import transport
+from kernel_ext.cell.iteration_reuse import load_iteration
 from kernel_ext.cell.process_state import ProcessState, applied
 from kernel_ext.cell.remote_errors import RemoteError, describe
 from kernel_ext.cell.sharing import shared_with_inputs
@@ -65,7 +66,7 @@ def run_iteration_shipped(
     from kernel_ext.cell.fanout_exec import Recorder, locals_at_failure
 
     try:
-        function = transport.loads(function_blob)
+        function = load_iteration(function_blob)  # afresh, unless that changes nothing
         item = transport.loads(item_blob)
     except Exception as exc:  # noqa: BLE001 - any failure to load: run it in the kernel
         return RunInKernel(f"a worker process cannot load the iteration ({exc})")
