@@ -37,7 +37,7 @@ _DEPTH = 8  # nesting followed inside tuples and notebook functions before givin
 _BY_REFERENCE = (types.ModuleType, types.BuiltinFunctionType, types.BuiltinMethodType)
 
 # The last function loaded here: (its pickle, the function, its snapshot).
-_last: tuple[bytes, Any, tuple[tuple[Any, ...], tuple[Any, ...]]] | None = None
+_last: tuple[bytes, Any, _Bindings] | None = None
 
 
 def load_iteration(blob: bytes) -> Any:
@@ -45,12 +45,12 @@ def load_iteration(blob: bytes) -> Any:
     pickle if it is inert and unchanged (see the module docstring), else a fresh load."""
     global _last
     last = _last
-    if last is not None and last[0] is blob and _unchanged(last[1], last[2]):
+    if last is not None and last[0] is blob and last[2].unchanged():
         return last[1]
     _last = None
     function = transport.loads(blob)
     if _inert(function, set(), 0):
-        _last = (blob, function, _snapshot(function))
+        _last = (blob, function, _Bindings(function))
     return function
 
 
@@ -100,37 +100,48 @@ def _parts(function: types.FunctionType) -> list[Any]:
     return parts
 
 
-def _snapshot(function: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
-    """Every binding an inert function reaches: the objects (compared by identity, and
-    held, so that no new object can take a freed one's identity) and the names."""
-    objects: list[Any] = []
-    names: list[Any] = []
-    seen: set[int] = set()
-    todo = [function]
-    while todo:
-        current = todo.pop()
-        if isinstance(current, tuple | frozenset):
-            todo.extend(current)
-            continue
-        if not isinstance(current, types.FunctionType) or id(current) in seen:
-            continue
-        if _sent_by_reference(current):
-            continue
-        seen.add(id(current))
-        kwdefaults = current.__kwdefaults__ or {}
-        cells = _cells(current)
-        objects.extend((current, current.__code__, current.__defaults__, *kwdefaults.values(),
-                        *cells, *current.__globals__.values()))
-        names.append((tuple(kwdefaults), len(cells), len(vars(current)),
-                       tuple(current.__globals__)))
-        todo.extend(_parts(current))
-    return tuple(objects), tuple(names)
+class _Bindings:
+    """What every notebook function an inert function reaches is bound to, at load time.
+    The objects are held, so none can be freed and its identity taken by a new one."""
+
+    def __init__(self, function: Any) -> None:
+        self.functions: list[tuple[Any, ...]] = []
+        self.globals: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        seen: set[int] = set()
+        todo = [function]
+        while todo:
+            current = todo.pop()
+            if isinstance(current, tuple | frozenset):
+                todo.extend(current)
+                continue
+            if (not isinstance(current, types.FunctionType) or id(current) in seen
+                    or _sent_by_reference(current)):
+                continue
+            seen.add(id(current))
+            self.functions.append((
+                current, current.__code__, current.__defaults__,
+                dict(current.__kwdefaults__ or {}), tuple(_cells(current)), len(vars(current))))
+            namespace = current.__globals__
+            if id(namespace) not in seen:
+                seen.add(id(namespace))
+                self.globals.append((namespace, dict(namespace)))
+            todo.extend(_parts(current))
+
+    def unchanged(self) -> bool:
+        for function, code, defaults, kwdefaults, cells, attributes in self.functions:
+            if (function.__code__ is not code or function.__defaults__ is not defaults
+                    or len(vars(function)) != attributes
+                    or not _same(function.__kwdefaults__ or {}, kwdefaults)):
+                return False
+            now = _cells(function)
+            if len(now) != len(cells) or any(a is not b for a, b in zip(now, cells, strict=True)):
+                return False
+        return all(_same(namespace, then) for namespace, then in self.globals)
 
 
-def _unchanged(function: Any, then: tuple[tuple[Any, ...], tuple[Any, ...]]) -> bool:
-    objects, names = _snapshot(function)
-    return names == then[1] and len(objects) == len(then[0]) and all(
-        a is b for a, b in zip(objects, then[0], strict=True))
+def _same(now: dict[str, Any], then: dict[str, Any]) -> bool:
+    return len(now) == len(then) and all(
+        now.get(name, _same) is value for name, value in then.items())
 
 
 def _cells(function: types.FunctionType) -> list[Any]:
@@ -138,6 +149,9 @@ def _cells(function: types.FunctionType) -> list[Any]:
     for cell in function.__closure__ or ():
         try:
             contents.append(cell.cell_contents)
-        except ValueError:
-            contents.append(None)
+        except ValueError:  # an empty cell
+            contents.append(_EMPTY)
     return contents
+
+
+_EMPTY = object()

@@ -29,6 +29,7 @@ import ctypes
 import functools
 import random
 import sys
+from collections.abc import Callable
 from typing import Any
 
 # CPython's RandomObject: the object header, ``int index``, then ``uint32_t state[624]``.
@@ -123,7 +124,22 @@ def _python_raw_now() -> bytes | None:
     generator = random._inst  # type: ignore[attr-defined]
     if not _python_layout_known(type(generator)):
         return None
-    return ctypes.string_at(id(generator) + _PYTHON_RAW_OFFSET, _PYTHON_RAW_BYTES)
+    return _view_of(generator, lambda: id(generator) + _PYTHON_RAW_OFFSET,
+                    _PYTHON_RAW_BYTES).raw
+
+
+# The last generators read, each with a ctypes view of its struct (reading ``.raw`` costs
+# ~0.1 µs, ``string_at`` ~0.5 µs). Holding the generator keeps its memory ours.
+_views: dict[int, tuple[Any, Any]] = {}
+
+
+def _view_of(owner: Any, address: Callable[[], int], size: int) -> Any:
+    held = _views.get(id(owner))
+    if held is None or held[0] is not owner:
+        if len(_views) > 8:
+            _views.clear()
+        held = _views[id(owner)] = (owner, (ctypes.c_char * size).from_address(address()))
+    return held[1]
 
 
 @functools.cache
@@ -154,7 +170,8 @@ def _numpy_raw_now(numpy: Any) -> bytes | None:
         generator = numpy.random.mtrand._rand._bit_generator
         if type(generator).__name__ != "MT19937":
             return None
-        return ctypes.string_at(generator.ctypes.state_address, _MT19937_BYTES)
+        return _view_of(generator, lambda: generator.ctypes.state_address,
+                        _MT19937_BYTES).raw
     except (AttributeError, TypeError, ValueError):
         return None
 

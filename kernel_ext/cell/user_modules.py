@@ -11,6 +11,7 @@ installed packages are not watched (their state is the analysis' business).
 
 from __future__ import annotations
 
+import functools
 import os
 import site
 import sys
@@ -56,6 +57,13 @@ def _is_users(module: types.ModuleType) -> bool:
     path = getattr(module, "__file__", None)
     if not path or module.__name__ == "__main__":
         return False
+    return _outside_libraries(path)
+
+
+@functools.lru_cache(maxsize=4096)
+def _outside_libraries(path: str) -> bool:
+    """Whether a module file lies outside the standard library and installed packages
+    (resolving links costs a few µs, and this is asked for every task)."""
     return not os.path.realpath(path).startswith(_LIBRARY_ROOTS)
 
 

@@ -39,23 +39,25 @@ class _SharedCapture:
     def events_here(self) -> list[Event] | None:
         return self._events.get(threading.get_ident())
 
-    @contextlib.contextmanager
-    def into(self, events: list[Event], record: Any) -> Iterator[None]:
+    def into(self, events: list[Event], record: Any) -> _Into:
+        """While entered, this thread's prints and warnings go into ``events``."""
+        return _Into(self, events, record)
+
+    def _enter(self, events: list[Event], record: Any) -> None:
         with self._lock:
             if self._saved is None:
                 self._install()
             self._events[threading.get_ident()] = events
             self._record = record  # the same function for every run
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._events.pop(threading.get_ident(), None)
-                if not self._events:
-                    if self._holds:
-                        self._reinstall_if_changed()
-                    else:
-                        self._uninstall()
+
+    def _exit(self) -> None:
+        with self._lock:
+            self._events.pop(threading.get_ident(), None)
+            if not self._events:
+                if self._holds:
+                    self._reinstall_if_changed()
+                else:
+                    self._uninstall()
 
     @contextlib.contextmanager
     def held(self) -> Iterator[None]:
@@ -115,6 +117,21 @@ class _SharedCapture:
             self._record(events, message, category, filename, lineno)
         elif self._saved is not None:
             self._saved[3](message, category, filename, lineno, file, line)
+
+
+class _Into:
+    """:meth:`_SharedCapture.into` as a plain context manager (entered for every task)."""
+
+    __slots__ = ("_capture", "_events", "_record")
+
+    def __init__(self, capture: _SharedCapture, events: list[Event], record: Any) -> None:
+        self._capture, self._events, self._record = capture, events, record
+
+    def __enter__(self) -> None:
+        self._capture._enter(self._events, self._record)
+
+    def __exit__(self, *exc: object) -> None:
+        self._capture._exit()
 
 
 class _RoutedStream:

@@ -30,7 +30,6 @@ statement's place; or the error it raised, described by
 
 from __future__ import annotations
 
-import contextlib
 import marshal
 from dataclasses import dataclass, field
 from typing import Any
@@ -169,14 +168,12 @@ def changed(value: Any, received: bytes) -> bool:
         return True
 
 
-@contextlib.contextmanager
 def capturing(events: list[Event]) -> Any:
     """Print and warn into ``events``; every warning is kept, the kernel applies its filters.
 
     Shared by statements that run at once on threads of one process (a Dask cluster of
     threads): see :mod:`kernel_ext.cell.worker_capture`."""
-    with SHARED.into(events, _record_warning):
-        yield
+    return SHARED.into(events, _record_warning)
 
 
 def capture_held() -> Any:
