@@ -98,3 +98,30 @@ def test_a_bound_method_of_an_object_is_not_inert():
     value = first(0)
     assert load_iteration(blob) is not first
     assert load_iteration(blob)(0) == value  # the kernel's generator state each time
+
+
+def test_a_reused_function_still_sees_it_change_a_module_of_the_users(tmp_path, monkeypatch):
+    """Which user modules an iteration reaches is worked out once for a reused function;
+    every iteration that changes one still goes back to the kernel, and one that leaves
+    them alone still comes back from the worker."""
+    import importlib
+
+    from kernel_ext.cell.fanout_worker import ShippedIteration
+    from kernel_ext.cell.worker_run import Bound, RunInKernel
+
+    (tmp_path / "kx_reuse_tally.py").write_text(
+        "CALLS = []\ndef load(name):\n    CALLS.append(name)\n    return name.upper()\n"
+        "def peek(name):\n    return len(CALLS), name\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    tally = importlib.import_module("kx_reuse_tally")
+    namespace: dict = {"__name__": "__main__", "load": tally.load, "peek": tally.peek}
+    exec("def step(item):\n    return load(item)\ndef look(item):\n    return peek(item)\n",  # noqa: S102
+         namespace)
+    step = ShippedIteration(transport.dumps(namespace["step"]), (), frozenset(), False, None)
+    changing = [step(transport.dumps(name)) for name in "abc"]
+    assert all(isinstance(o, RunInKernel) and "module of yours" in o.reason
+               for o in changing), changing
+    look = ShippedIteration(transport.dumps(namespace["look"]), (), frozenset(), False, None)
+    leaving = [look(transport.dumps(name)) for name in "xy"]
+    assert all(isinstance(o, Bound) for o in leaving), leaving
+    assert [transport.loads(o.values)[0] for o in leaving] == [(3, "x"), (3, "y")]

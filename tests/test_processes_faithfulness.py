@@ -158,6 +158,15 @@ FANNED_OUT = [
          "out = []\n",
          "for k in ['a', 'b', 'c']:\n    out.append(slow(table)[k])\nout[1].append(9)\n"
          "b = table['b']\n", check=lambda o: names(o)["b"] == ["list", [2, 9]]),
+    Case("loop_calling_a_module_function_that_keeps_state",
+         "import sys\nwith open('@TMP@/kx_tally.py', 'w') as f:\n"
+         "    f.write('import time\\nCALLS = []\\ndef load(name):\\n'\n"
+         "            '    time.sleep(0.03)\\n    CALLS.append(name)\\n'\n"
+         "            '    return name.upper()\\n')\n"
+         "sys.path.insert(0, '@TMP@')\nsys.modules.pop('kx_tally', None)\n"
+         "from kx_tally import load, CALLS\nout = []\n",
+         "for name in ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']:\n    out.append(load(name))\n",
+         check=lambda o: names(o)["CALLS"][1] == list("abcdefgh")),
     Case("library_call_printing_in_a_worker", "import pprint\n",
          "shown = pprint.pp({'b': [1, 2], 'a': 3})\nafter = 1\n",
          check=lambda o: o["stdout"] == "{'b': [1, 2], 'a': 3}\n"),

@@ -21,13 +21,11 @@ handling and print options) are read in the context the caller runs
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import functools
 import os
 import random
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,37 +146,70 @@ def _apply_environ(environ: tuple[tuple[str, str], ...]) -> None:
     _environ_raw = dict(raw) if raw is not None else None
 
 
-@contextlib.contextmanager
-def applied(state: ProcessState | None) -> Iterator[None]:
+def applied(state: ProcessState | None) -> _Applied:
     """In the worker: run with the kernel's settings (the scoped ones are put back)."""
-    if state is None:
-        yield
-        return
-    if state.cwd is not None and _cwd() != state.cwd:
-        os.chdir(state.cwd)
-    if tuple(sys.path) != state.path:
-        sys.path[:] = state.path
-    _apply_environ(state.environ)
-    random_state.put_in_place(state)
-    with contextlib.ExitStack() as stack:
+    return _Applied(state)
+
+
+class _Applied:
+    """:func:`applied` as a plain context manager: it is entered for every task, and a
+    generator with an exit stack cost more than the settings it puts in place."""
+
+    __slots__ = ("_state", "_scoped")
+
+    def __init__(self, state: ProcessState | None) -> None:
+        self._state = state
+        self._scoped: list[Any] = []  # context managers entered, to exit in reverse
+
+    def __enter__(self) -> None:
+        state = self._state
+        if state is None:
+            return
+        if state.cwd is not None and _cwd() != state.cwd:
+            os.chdir(state.cwd)
+        if tuple(sys.path) != state.path:
+            sys.path[:] = state.path
+        _apply_environ(state.environ)
+        random_state.put_in_place(state)
+        try:
+            self._enter_scoped(state)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+
+    def _enter_scoped(self, state: ProcessState) -> None:
+        scoped = self._scoped
         if state.decimal_context is not None:
             import decimal
 
-            stack.enter_context(decimal.localcontext(state.decimal_context))
+            scoped.append(decimal.localcontext(state.decimal_context))
+            scoped[-1].__enter__()
         if state.numpy_errors is not None:
             import numpy
 
             if numpy.geterr() != state.numpy_errors:
-                stack.enter_context(numpy.errstate(**state.numpy_errors))
+                scoped.append(numpy.errstate(**state.numpy_errors))
+                scoped[-1].__enter__()
             # Setting print options costs ~20 µs a task: only when they differ.
             if state.numpy_print and numpy.get_printoptions() != state.numpy_print:
-                stack.enter_context(numpy.printoptions(**state.numpy_print))
+                scoped.append(numpy.printoptions(**state.numpy_print))
+                scoped[-1].__enter__()
         if state.pandas_options:
             import pandas
 
-            stack.enter_context(pandas.option_context(
+            scoped.append(pandas.option_context(
                 *(item for pair in state.pandas_options for item in pair)))
-        yield
+            scoped[-1].__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        scoped, failed = self._scoped, None
+        while scoped:  # every one is put back, even if one fails to
+            try:
+                scoped.pop().__exit__(None, None, None)
+            except BaseException as error:  # noqa: BLE001 - raised once all are back
+                failed = failed or error
+        if failed is not None:
+            raise failed
 
 
 def _cwd() -> str | None:

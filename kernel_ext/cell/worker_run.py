@@ -139,15 +139,19 @@ class Watch:
                  code: Any = None) -> None:
         """``inputs`` as loaded from ``received``; ``code``: a function run on them."""
         self._inputs, self._received, self._state = inputs, received, state
-        values = list(inputs.values()) if isinstance(inputs, dict) else [inputs]
-        self._modules = reached_user_modules([*values, code] if code is not None else values)
-        self._modules_before = state_of(self._modules)
+        if code is not None and type(inputs) in ATOMS:
+            self._modules = _modules_of_function(code)  # an iteration over numbers, say
+        else:
+            values = list(inputs.values()) if isinstance(inputs, dict) else [inputs]
+            self._modules = reached_user_modules(
+                [*values, code] if code is not None else values)
+        self._modules_before = state_of(self._modules) if self._modules else []
 
     def reason_to_run_in_kernel(self, error: BaseException | None) -> str | None:
         """Why the kernel must run the code itself after this run, or None."""
         if changed(self._inputs, self._received):
             return "it changed one of its inputs in place"
-        if state_of(self._modules) != self._modules_before:
+        if self._modules and state_of(self._modules) != self._modules_before:
             return "it changed the state of a module of yours, which the worker imported anew"
         if drew_random(self._state):
             return "it drew from a global random generator, which only the kernel's run advances"
@@ -155,6 +159,23 @@ class Watch:
             return (f"it raised {type(error).__name__} in a worker process, whose modules, "
                     "files and names may differ from the kernel's")
         return None
+
+
+# The function last asked about by an iteration, and the user modules it reaches.
+_last_function_modules: tuple[Any, list[Any]] | None = None
+
+
+def _modules_of_function(function: Any) -> list[Any]:
+    """The user modules ``function`` reaches, worked out once for the function a batch
+    reuses (:mod:`kernel_ext.cell.iteration_reuse` reuses it only while every binding it
+    reaches is the very object it was when loaded, so the answer cannot change)."""
+    global _last_function_modules
+    last = _last_function_modules
+    if last is not None and last[0] is function:
+        return last[1]
+    modules = reached_user_modules([function])
+    _last_function_modules = (function, modules)  # held: its identity stays its own
+    return modules
 
 
 def changed(value: Any, received: bytes) -> bool:
