@@ -26,6 +26,7 @@ afresh.
 
 from __future__ import annotations
 
+import operator
 import sys
 import types
 from typing import Any
@@ -106,7 +107,7 @@ class _Bindings:
 
     def __init__(self, function: Any) -> None:
         self.functions: list[tuple[Any, ...]] = []
-        self.globals: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        self.globals: list[tuple[dict[str, Any], _Snapshot]] = []
         seen: set[int] = set()
         todo = [function]
         while todo:
@@ -120,28 +121,39 @@ class _Bindings:
             seen.add(id(current))
             self.functions.append((
                 current, current.__code__, current.__defaults__,
-                dict(current.__kwdefaults__ or {}), tuple(_cells(current)), len(vars(current))))
+                _Snapshot(current.__kwdefaults__ or {}), tuple(_cells(current)),
+                len(vars(current))))
             namespace = current.__globals__
             if id(namespace) not in seen:
                 seen.add(id(namespace))
-                self.globals.append((namespace, dict(namespace)))
+                self.globals.append((namespace, _Snapshot(namespace)))
             todo.extend(_parts(current))
 
     def unchanged(self) -> bool:
         for function, code, defaults, kwdefaults, cells, attributes in self.functions:
             if (function.__code__ is not code or function.__defaults__ is not defaults
                     or len(vars(function)) != attributes
-                    or not _same(function.__kwdefaults__ or {}, kwdefaults)):
+                    or not kwdefaults.same(function.__kwdefaults__ or {})):
                 return False
             now = _cells(function)
-            if len(now) != len(cells) or any(a is not b for a, b in zip(now, cells, strict=True)):
+            if len(now) != len(cells) or not all(map(operator.is_, now, cells)):
                 return False
-        return all(_same(namespace, then) for namespace, then in self.globals)
+        return all(then.same(namespace) for namespace, then in self.globals)
 
 
-def _same(now: dict[str, Any], then: dict[str, Any]) -> bool:
-    return len(now) == len(then) and all(
-        now.get(name, _same) is value for name, value in then.items())
+class _Snapshot:
+    """A dict's names, in order, and the identities of their values (compared in C: this
+    runs before every reuse, and a notebook function's globals may hold many names)."""
+
+    __slots__ = ("names", "values")
+
+    def __init__(self, mapping: dict[str, Any]) -> None:
+        self.names = list(mapping)
+        self.values = list(mapping.values())
+
+    def same(self, mapping: dict[str, Any]) -> bool:
+        return (len(mapping) == len(self.names) and list(mapping) == self.names
+                and all(map(operator.is_, mapping.values(), self.values)))
 
 
 def _cells(function: types.FunctionType) -> list[Any]:
