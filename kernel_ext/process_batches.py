@@ -33,8 +33,8 @@ from typing import Any
 from kernel_ext.events import TaskState
 from kernel_ext.process_pool import CancelledInWorker, ProcessSlot, SentBatch
 
-BATCH_SECONDS = 0.1  # work per round trip: progress moves 10 times a second per worker,
-# and each trip (two pickles through loky, ~1 ms of a worker's time) costs about 1%
+BATCH_SECONDS = 0.2  # work per round trip: progress moves 5 times a second per worker,
+# and each trip (two pickles through loky, ~1 ms of a busy worker's time) costs about 0.5%
 MAX_BATCH = 256
 _SMOOTHING = 0.3  # weight of the newest duration in a group's running mean
 

@@ -36,9 +36,14 @@ def test_an_inert_function_is_reused_and_still_computes_the_same():
     assert first(4) == (12.0, "a")
 
 
-def test_another_pickle_loads_afresh():
+def test_another_function_loads_afresh_and_the_same_bytes_again_reuse_it():
+    """The next batch brings its own copy of the same pickle: equal bytes, same function."""
     first = load_iteration(notebook(PURE))
-    assert load_iteration(notebook(PURE)) is not first
+    again = load_iteration(notebook(PURE))
+    assert again is first
+    other = load_iteration(notebook(PURE.replace("SCALE = 3", "SCALE = 4")))
+    assert other is not first
+    assert other(4) == (16.0, "a")
 
 
 def test_a_mutable_global_loads_afresh_every_time():
