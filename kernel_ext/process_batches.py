@@ -75,10 +75,15 @@ def claim_batch(job: Any, first: int) -> list[int]:
     ready, tasks, groups = job._ready, job._tasks, job._groups
     size = job._batch_sizer.size(groups[first], len(ready) + 1, job.num_workers)
     claimed = [first]
+    batched = {groups[first]}  # groups known to travel in batches (asked once each)
     while len(claimed) < size and ready:
         nxt = ready[0]
-        if tasks[nxt].local or job._batch_sizer.size(groups[nxt], len(ready), 1) <= 1:
+        if tasks[nxt].local:
             break
+        if groups[nxt] not in batched or len(ready) <= 2:  # (the last few: a fair share)
+            if job._batch_sizer.size(groups[nxt], len(ready), 1) <= 1:
+                break
+            batched.add(groups[nxt])
         claimed.append(heapq.heappop(ready))
     return claimed
 

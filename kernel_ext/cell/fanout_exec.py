@@ -73,6 +73,11 @@ class Recorder:
     def fed(self) -> int:
         return len(self.calls)
 
+    def __reduce__(self) -> tuple[Any, tuple[str, list[tuple[Any, ...]]]]:
+        # Sent back by every iteration run in a worker: the kind by name, since an enum's
+        # own reduction calls its constructor (half the cost of the round trip).
+        return _revive_recorder, (self.kind.name, self.calls)
+
     def replay(self, container: Any) -> None:
         for call in self.calls:
             if self.kind is AccumulatorKind.APPEND:
@@ -81,6 +86,12 @@ class Recorder:
                 container.add(*call)
             else:
                 container[call[0]] = call[1]
+
+
+def _revive_recorder(kind: str, calls: list[tuple[Any, ...]]) -> Recorder:
+    recorder = Recorder(AccumulatorKind[kind])
+    recorder.calls = calls
+    return recorder
 
 
 class Feeder:
