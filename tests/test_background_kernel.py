@@ -55,7 +55,9 @@ def stream_text(messages: list[dict[str, Any]]) -> str:
 
 def test_background_cell_returns_at_once(k: KernelSession) -> None:
     res, number = start(k, "a = slow(3, 1)\nb = slow(3, 2)\nc = a + b\n")
-    assert res.elapsed < 0.1, res.elapsed
+    # Its statements take 3 s: a cell that waited for them could not return in 1 s (a tighter
+    # bound failed on a busy 2-core machine, where the first views cost 0.2 s).
+    assert res.elapsed < 1.0, res.elapsed
     assert any("application/vnd.jupyter.widget-view+json" in d for d in res.displays)
     assert k.evaluate(f"__import__('kernel_ext').jobs[{number}].state") == "running"
 
@@ -63,7 +65,7 @@ def test_background_cell_returns_at_once(k: KernelSession) -> None:
 def test_unrelated_cell_runs_at_once(k: KernelSession) -> None:
     start(k, "model = slow(2, 'trained')\n")
     res = k.run_ok("other = 41 + 1\nother")
-    assert res.elapsed < 0.1, res.elapsed
+    assert res.elapsed < 1.0, res.elapsed  # the job's statement takes 2 s
     assert "waiting" not in res.stdout
     assert res.results == [{"text/plain": "42"}]
 

@@ -28,6 +28,13 @@ Writes to the kernel's stream objects themselves (by code that kept a
 reference to ``sys.stdout`` from before the cell, such as a logging handler)
 follow the same rule: while output is routed, those objects' ``write`` is
 shadowed (:class:`_DirectWrites`).
+
+The routing streams are made once per stream they wrap and never freed.
+CPython 3.11's ``print`` holds ``sys.stdout`` without a reference of its own
+while it calls ``write`` (once for the text, once for the end): when another
+thread (a background job ending) put the kernel's stream back in between,
+a stream made for the occasion was freed under the printing thread, which
+then wrote through freed memory and crashed the kernel.
 """
 
 from __future__ import annotations
@@ -134,6 +141,22 @@ class _RoutingStream:
         return getattr(self._target, name)
 
 
+# Every routing stream ever installed, by (kind, id of the stream it wraps); each holds the
+# stream it wraps, so no id is reused while its entry exists. Never emptied: see the
+# module docstring (a few objects for the kernel's life).
+_STREAMS: dict[tuple[str, int], _RoutingStream] = {}
+_STREAMS_LOCK = threading.Lock()
+
+
+def routing_stream(kind: str, target: TextIO) -> _RoutingStream:
+    """The routing stream over ``target``, made the first time and kept alive for good."""
+    with _STREAMS_LOCK:
+        stream = _STREAMS.get((kind, id(target)))
+        if stream is None:
+            stream = _STREAMS[(kind, id(target))] = _RoutingStream(kind, target)
+        return stream
+
+
 class _DirectWrites:
     """Captures writes made to the kernel's own stream object itself.
 
@@ -212,8 +235,8 @@ class _Routing:
             saved_pub = getattr(shell, "display_pub", None)
             self._saved = (saved_out, saved_err, shell, saved_pub)
             self._direct = [_DirectWrites(saved_out, "stdout"), _DirectWrites(saved_err, "stderr")]
-            sys.stdout = _RoutingStream("stdout", saved_out)  # type: ignore[assignment]
-            sys.stderr = _RoutingStream("stderr", saved_err)  # type: ignore[assignment]
+            sys.stdout = routing_stream("stdout", saved_out)  # type: ignore[assignment]
+            sys.stderr = routing_stream("stderr", saved_err)  # type: ignore[assignment]
             if saved_pub is not None:
                 shell.display_pub = _RoutingDisplayPublisher(saved_pub)
             replaced = threading.Thread.start

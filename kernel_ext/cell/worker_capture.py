@@ -35,6 +35,7 @@ class _SharedCapture:
         self._installed: tuple[Any, Any, list[Any], Any] | None = None
         self._holds = 0
         self._record: Any = None
+        self._streams: dict[tuple[str, int], _RoutedStream] = {}  # kept for good, see _stream
 
     def events_here(self) -> list[Event] | None:
         return self._events.get(threading.get_ident())
@@ -79,11 +80,21 @@ class _SharedCapture:
         import sys
 
         self._saved = (sys.stdout, sys.stderr, list(warnings.filters), warnings.showwarning)
-        sys.stdout = _RoutedStream("stdout", self, self._saved[0])
-        sys.stderr = _RoutedStream("stderr", self, self._saved[1])
+        sys.stdout = self._stream("stdout", self._saved[0])
+        sys.stderr = self._stream("stderr", self._saved[1])
         warnings.simplefilter("always")  # every warning is kept; the kernel filters
         warnings.showwarning = self._show
         self._installed = (sys.stdout, sys.stderr, list(warnings.filters), self._show)
+
+    def _stream(self, kind: str, original: Any) -> _RoutedStream:
+        """The routed stream over ``original``, made once and never freed: CPython 3.11's
+        ``print`` holds ``sys.stdout`` without a reference while it writes, so a stream
+        freed by another thread's uninstall mid-print crashed the process (see
+        :mod:`kernel_ext.cell.output`)."""
+        stream = self._streams.get((kind, id(original)))
+        if stream is None:  # each holds its original, so the id is not reused meanwhile
+            stream = self._streams[(kind, id(original))] = _RoutedStream(kind, self, original)
+        return stream
 
     def _reinstall_if_changed(self) -> None:
         """Between held runs: undo what the last run changed (a filter it added, say)."""
