@@ -46,7 +46,7 @@ def load_iteration(blob: bytes) -> Any:
     pickle if it is inert and unchanged (see the module docstring), else a fresh load."""
     global _last
     last = _last
-    if last is not None and (last[0] is blob or last[0] == blob) and last[2].unchanged():
+    if last is not None and last[0] == blob and last[2].unchanged():  # (identity first)
         return last[1]
     _last = None
     function = transport.loads(blob)

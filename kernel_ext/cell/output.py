@@ -141,22 +141,6 @@ class _RoutingStream:
         return getattr(self._target, name)
 
 
-# Every routing stream ever installed, by (kind, id of the stream it wraps); each holds the
-# stream it wraps, so no id is reused while its entry exists. Never emptied: see the
-# module docstring (a few objects for the kernel's life).
-_STREAMS: dict[tuple[str, int], _RoutingStream] = {}
-_STREAMS_LOCK = threading.Lock()
-
-
-def routing_stream(kind: str, target: TextIO) -> _RoutingStream:
-    """The routing stream over ``target``, made the first time and kept alive for good."""
-    with _STREAMS_LOCK:
-        stream = _STREAMS.get((kind, id(target)))
-        if stream is None:
-            stream = _STREAMS[(kind, id(target))] = _RoutingStream(kind, target)
-        return stream
-
-
 class _DirectWrites:
     """Captures writes made to the kernel's own stream object itself.
 
@@ -225,6 +209,10 @@ class _Routing:
         self._saved: tuple[Any, Any, Any, Any] | None = None  # out, err, shell, display_pub
         self._thread_start: tuple[Any, Any] | None = None  # (the one we replaced, ours)
         self._direct: list[_DirectWrites] = []
+        # Every routing stream ever installed, by (kind, id of the stream it wraps); each
+        # holds the stream it wraps, so no id is reused. Never emptied: see the module
+        # docstring (a few objects for the kernel's life).
+        self._streams: dict[tuple[str, int], _RoutingStream] = {}
 
     def acquire(self, shell: Any | None) -> None:
         with self._lock:
@@ -235,14 +223,21 @@ class _Routing:
             saved_pub = getattr(shell, "display_pub", None)
             self._saved = (saved_out, saved_err, shell, saved_pub)
             self._direct = [_DirectWrites(saved_out, "stdout"), _DirectWrites(saved_err, "stderr")]
-            sys.stdout = routing_stream("stdout", saved_out)  # type: ignore[assignment]
-            sys.stderr = routing_stream("stderr", saved_err)  # type: ignore[assignment]
+            sys.stdout = self._stream("stdout", saved_out)  # type: ignore[assignment]
+            sys.stderr = self._stream("stderr", saved_err)  # type: ignore[assignment]
             if saved_pub is not None:
                 shell.display_pub = _RoutingDisplayPublisher(saved_pub)
             replaced = threading.Thread.start
             ours = _capturing_start(replaced)
             self._thread_start = (replaced, ours)
             threading.Thread.start = ours  # type: ignore[method-assign]
+
+    def _stream(self, kind: str, target: Any) -> _RoutingStream:
+        """With the lock held: the routing stream over ``target``, made the first time."""
+        stream = self._streams.get((kind, id(target)))
+        if stream is None:
+            stream = self._streams[(kind, id(target))] = _RoutingStream(kind, target)
+        return stream
 
     def release(self) -> None:
         with self._lock:
