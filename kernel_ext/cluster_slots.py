@@ -150,21 +150,26 @@ class ClusterSlot:
     def _result(self, key: Any, future: Any) -> Any:
         from distributed.scheduler import KilledWorker
 
-        while True:
-            try:
-                outcome = future.result(timeout=0.1)
-                with self._lock:
-                    self._in_flight.discard(future)  # the cluster may let go of the value
-                return outcome
-            except TimeoutError:
-                if self._killed_by_cancel:
-                    raise CancelledInWorker(key) from None
-            except KilledWorker as exc:
-                raise WorkerDiedError(key, f"it killed Dask workers ({exc})") from None
-            except Exception:
-                if self._killed_by_cancel or future.cancelled():
-                    raise CancelledInWorker(key) from None
-                raise
+        # Wait on our own event, never with ``future.result(timeout=...)``: the client
+        # shares one gather among the threads collecting at once, and a timeout that
+        # fires in one of them cancels it under the others (distributed 2026.8 then
+        # fails them with an UnboundLocalError from its ``sync``).
+        done = threading.Event()
+        future.add_done_callback(lambda _future: done.set())
+        while not done.wait(0.1):
+            if self._killed_by_cancel:
+                raise CancelledInWorker(key)
+        try:
+            outcome = future.result()
+        except KilledWorker as exc:
+            raise WorkerDiedError(key, f"it killed Dask workers ({exc})") from None
+        except Exception:
+            if self._killed_by_cancel or future.cancelled():
+                raise CancelledInWorker(key) from None
+            raise
+        with self._lock:
+            self._in_flight.discard(future)  # the cluster may let go of the value
+        return outcome
 
 
 def _local(wall: float) -> float:

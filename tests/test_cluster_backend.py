@@ -265,7 +265,7 @@ def cell_text(nb, index: int) -> str:
     for o in nb.cells[index].outputs:
         parts.append(o.get("text", ""))
         parts.append(str(o.get("data", {}).get("text/html", "")))
-        parts.append(o.get("evalue", ""))
+        parts.append(o.get("ename", "") + ": " + o.get("evalue", "") if "ename" in o else "")
     return "".join(parts)
 
 
@@ -280,6 +280,19 @@ def test_a_parallel_cell_runs_on_a_cluster(cluster, tmp_path, flag):
     bundle = next(s["state"]["render_bundle"] for s in states if s["model_name"] == "BokehModel")
     # The statements ran on the cluster's worker threads: the stream's lanes say so.
     assert "127.0.0.1:" in (bundle if isinstance(bundle, str) else str(bundle))
+
+
+def test_large_results_collected_at_once_all_come_back(cluster, tmp_path):
+    """Four statements end together with results that take the client longer than
+    0.1 s to gather: each comes back whole (a polling timeout in one collecting
+    thread once cancelled the gather the client shared with the others)."""
+    nb = run_cells(tmp_path, CELL_SETUP + "def big(tag):\n    time.sleep(0.3)\n"
+                   "    return tag * 40_000_000\n",
+                   f"%%parallel --scheduler {cluster.address}\n"
+                   "a = big(b'a')\nb = big(b'b')\nc = big(b'c')\nd = big(b'd')\n",
+                   "print([len(v) for v in (a, b, c, d)], a[-1:] + b[-1:] + c[-1:] + d[-1:])")
+    assert "Error" not in cell_text(nb, 1)
+    assert cell_text(nb, 2).strip() == "[40000000, 40000000, 40000000, 40000000] b'abcd'"
 
 
 def test_a_cell_with_an_unreachable_scheduler_fails_fast_and_clearly(tmp_path):
